@@ -1,0 +1,25 @@
+// swift-tools-version:6.0
+// qq-run: the runtime half of qq, as small dependency-free binaries.
+// Toolchain only: no package dependencies (see README, "Rules").
+import PackageDescription
+
+let package = Package(
+    name: "qq-run",
+    products: [
+        .executable(name: "qq-run", targets: ["qq-run"]),
+        .executable(name: "qq-info", targets: ["qq-info"]),
+        .executable(name: "qq", targets: ["qq"]),
+    ],
+    targets: [
+        // libc calls that Swift's Glibc module does not import (copy_file_range, prctl, ...).
+        .target(name: "CQQSystem"),
+        // All of the logic: state file, batch systems, staging, runtime, info, cleanup.
+        .target(name: "QQCore", dependencies: ["CQQSystem"]),
+        .executableTarget(name: "qq-run", dependencies: ["QQCore"]),
+        .executableTarget(name: "qq-info", dependencies: ["QQCore"]),
+        .executableTarget(name: "qq", dependencies: ["QQCore"]),
+        // Unit tests and the real-Slurm integration tests; fixtures are read from Tests/Fixtures.
+        .testTarget(name: "QQCoreTests", dependencies: ["QQCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,154 @@
+#define _GNU_SOURCE
+#include "cqq.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/syscall.h>
+#include <termios.h>
+
+ssize_t cqq_copy_file_range(int fd_in, int fd_out, size_t len) {
+#ifdef SYS_copy_file_range
+    return syscall(SYS_copy_file_range, fd_in, NULL, fd_out, NULL, len, 0);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int cqq_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+int cqq_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+#else
+    (void)actions; (void)from;
+    return ENOSYS;
+#endif
+}
+
+int cqq_pipe_cloexec(int fds[2], int nonblock) {
+    return pipe2(fds, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0));
+}
+
+int cqq_sigset_empty(sigset_t *set) { return sigemptyset(set); }
+int cqq_sigset_add(sigset_t *set, int sig) { return sigaddset(set, sig); }
+int cqq_sigset_full(sigset_t *set) { return sigfillset(set); }
+
+// One write end per signal number; the handler only writes one byte (async-signal-safe).
+static volatile int pipe_fds[65];
+
+static void pipe_handler(int sig) {
+    int saved = errno;
+    if (sig > 0 && sig < 65 && pipe_fds[sig] >= 0) {
+        unsigned char b = (unsigned char)sig;
+        ssize_t r = write(pipe_fds[sig], &b, 1);
+        (void)r;
+    }
+    errno = saved;
+}
+
+int cqq_install_pipe_handler(int sig, int write_fd) {
+    if (sig <= 0 || sig >= 65) { errno = EINVAL; return -1; }
+    pipe_fds[sig] = write_fd;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = pipe_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    return sigaction(sig, &sa, NULL);
+}
+
+int cqq_signal_ignore(int sig) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL);
+}
+
+int cqq_signal_default(int sig) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL);
+}
+
+int cqq_wifexited(int status) { return WIFEXITED(status); }
+int cqq_wexitstatus(int status) { return WEXITSTATUS(status); }
+int cqq_wifsignaled(int status) { return WIFSIGNALED(status); }
+int cqq_wtermsig(int status) { return WTERMSIG(status); }
+int cqq_wifstopped(int status) { return WIFSTOPPED(status); }
+
+int cqq_errno(void) { return errno; }
+
+int cqq_readdir(void *dir, const char **name, unsigned char *type, uint64_t *ino) {
+    errno = 0;
+    struct dirent *e = readdir((DIR *)dir);
+    if (!e) return errno ? -1 : 0;
+    *name = e->d_name;
+    *type = e->d_type;
+    *ino = e->d_ino;
+    return 1;
+}
+
+static void fill(const struct stat *st, struct cqq_stat *out) {
+    out->dev = st->st_dev;
+    out->ino = st->st_ino;
+    out->mode = st->st_mode;
+    out->uid = st->st_uid;
+    out->gid = st->st_gid;
+    out->size = st->st_size;
+    out->mtime_sec = st->st_mtim.tv_sec;
+    out->mtime_nsec = st->st_mtim.tv_nsec;
+    out->ctime_sec = st->st_ctim.tv_sec;
+    out->ctime_nsec = st->st_ctim.tv_nsec;
+    out->nlink = st->st_nlink;
+}
+
+int cqq_fstatat(int dirfd, const char *path, int flags, struct cqq_stat *out) {
+    struct stat st;
+    int r = fstatat(dirfd, path, &st, flags);
+    if (r == 0) fill(&st, out);
+    return r;
+}
+
+int cqq_fstat(int fd, struct cqq_stat *out) {
+    struct stat st;
+    int r = fstat(fd, &st);
+    if (r == 0) fill(&st, out);
+    return r;
+}
+
+int cqq_futimens(int fd, int64_t sec, int64_t nsec) {
+    struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};
+    return futimens(fd, ts);
+}
+
+int cqq_utimensat(int dirfd, const char *path, int64_t sec, int64_t nsec, int nofollow) {
+    struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};
+    return utimensat(dirfd, path, ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0);
+}
+
+int cqq_openat(int dirfd, const char *path, int flags, unsigned int mode) {
+    return openat(dirfd, path, flags, (mode_t)mode);
+}
+
+int cqq_tcsetpgrp(int fd, pid_t pgrp) {
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTTOU);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int r = tcsetpgrp(fd, pgrp);
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return r;
+}
+
+long cqq_online_cpus(void) { return sysconf(_SC_NPROCESSORS_ONLN); }

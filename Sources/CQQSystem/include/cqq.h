@@ -1,0 +1,78 @@
+// Thin declarations of libc/Linux calls that Swift's Glibc module does not import.
+// Each wrapper returns what the call returns; errno is left for the caller to read.
+#ifndef CQQ_H
+#define CQQ_H
+
+#include <sys/types.h>
+#include <spawn.h>
+#include <signal.h>
+#include <stdint.h>
+
+// copy_file_range(2); -1 with errno ENOSYS when the kernel or libc lacks it.
+ssize_t cqq_copy_file_range(int fd_in, int fd_out, size_t len);
+
+// prctl(PR_SET_CHILD_SUBREAPER, 1).
+int cqq_set_child_subreaper(void);
+
+// posix_spawn_file_actions_addclosefrom_np (glibc >= 2.34); returns ENOSYS when missing.
+int cqq_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+
+// pipe2 with O_CLOEXEC (and O_NONBLOCK when nonblock != 0).
+int cqq_pipe_cloexec(int fds[2], int nonblock);
+
+// Signal-set helpers: the macros/inline functions behind sigset_t are awkward in Swift.
+int cqq_sigset_empty(sigset_t *set);
+int cqq_sigset_add(sigset_t *set, int sig);
+int cqq_sigset_full(sigset_t *set);
+
+// Install an async-signal-safe handler that writes the signal number to a self-pipe.
+int cqq_install_pipe_handler(int sig, int write_fd);
+// Set a signal's disposition to SIG_IGN or SIG_DFL.
+int cqq_signal_ignore(int sig);
+int cqq_signal_default(int sig);
+
+// WIFEXITED & co. are macros.
+int cqq_wifexited(int status);
+int cqq_wexitstatus(int status);
+int cqq_wifsignaled(int status);
+int cqq_wtermsig(int status);
+int cqq_wifstopped(int status);
+
+// errno as a function (thread-local errno is a macro).
+int cqq_errno(void);
+
+// Directory entry type, from readdir's d_type, with the name pointer.
+// Returns 1 for an entry, 0 at the end, -1 on error (errno set).
+int cqq_readdir(void *dir, const char **name, unsigned char *type, uint64_t *ino);
+
+// st_mtim / st_ctim in nanoseconds, and the other fields the engine needs, from fstatat.
+struct cqq_stat {
+    uint64_t dev;
+    uint64_t ino;
+    uint32_t mode;
+    uint32_t uid;
+    uint32_t gid;
+    int64_t size;
+    int64_t mtime_sec;
+    int64_t mtime_nsec;
+    int64_t ctime_sec;
+    int64_t ctime_nsec;
+    uint64_t nlink;
+};
+int cqq_fstatat(int dirfd, const char *path, int flags, struct cqq_stat *out);
+int cqq_fstat(int fd, struct cqq_stat *out);
+
+// Set a file's times (atime and mtime both to the given mtime) through a descriptor or a path.
+int cqq_futimens(int fd, int64_t sec, int64_t nsec);
+int cqq_utimensat(int dirfd, const char *path, int64_t sec, int64_t nsec, int nofollow);
+
+// open/openat with a mode (variadic in C).
+int cqq_openat(int dirfd, const char *path, int flags, unsigned int mode);
+
+// Terminal foreground process group, with SIGTTOU blocked around the call.
+int cqq_tcsetpgrp(int fd, pid_t pgrp);
+
+// The number of online CPUs.
+long cqq_online_cpus(void);
+
+#endif

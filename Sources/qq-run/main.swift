@@ -1,0 +1,2 @@
+import QQCore
+print(QQVersion.version)
