@@ -152,3 +152,21 @@ int cqq_tcsetpgrp(int fd, pid_t pgrp) {
 }
 
 long cqq_online_cpus(void) { return sysconf(_SC_NPROCESSORS_ONLN); }
+
+int cqq_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))
+    return posix_spawn_file_actions_addchdir_np(actions, path);
+#else
+    (void)actions; (void)path;
+    return ENOSYS;
+#endif
+}
+
+int cqq_sigset_all_catchable(sigset_t *set) {
+    sigemptyset(set);
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        sigaddset(set, s);
+    }
+    return 0;
+}

@@ -76,3 +76,11 @@ int cqq_tcsetpgrp(int fd, pid_t pgrp);
 long cqq_online_cpus(void);
 
 #endif
+
+#ifndef CQQ_H_SPAWN_EXTRA
+#define CQQ_H_SPAWN_EXTRA
+// posix_spawn_file_actions_addchdir_np (glibc >= 2.29); ENOSYS when missing.
+int cqq_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+// Sets every signal 1..NSIG-1 (that may be set) in `set`, for POSIX_SPAWN_SETSIGDEF.
+int cqq_sigset_all_catchable(sigset_t *set);
+#endif

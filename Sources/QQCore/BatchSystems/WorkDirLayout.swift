@@ -1,0 +1,160 @@
+import CQQSystem
+import Glibc
+
+/// Where a scratch work dir goes (R51) and how it is created (R52–R54).
+public struct WorkDirLayout: Sendable, Equatable {
+    public var system: BatchSystemName
+    /// The scratch root (`/scratch`, `/flash`, `$TMPDIR`, or its override).
+    public var root: String
+    /// `<root>/<account lowercased>` for IT4I and LUMI; nil otherwise.
+    public var accountDir: String?
+    /// The storage word used in messages: `scratch` or `flash`.
+    public var storage: String
+
+    public enum LayoutError: Error, Sendable, Equatable, CustomStringConvertible {
+        case unsupportedType(type: String, system: BatchSystemName)
+        case noAccount(jobID: String)
+        case missingRoot(String)
+        case missingProjectDir(path: String, storage: String)
+        case exhausted(storage: String, jobID: String, attempts: Int, lastError: String)
+
+        public var description: String {
+            switch self {
+            case .unsupportedType(let t, let s): return "Unsupported working directory type '\(t)' for batch system '\(s.rawValue)'."
+            case .noAccount(let id): return "No account is defined for job '\(id)'."
+            case .missingRoot(let r): return "Scratch root '\(r)' does not exist. Set QQ_SCRATCH_ROOT or use work-dir=input_dir."
+            case .missingProjectDir(let p, let s): return "Project directory '\(p)' does not exist on \(s)."
+            case .exhausted(let s, let id, let n, let e):
+                return "Could not create a working directory on \(s) for job '\(id)' after \(n) attempts: \(e)."
+            }
+        }
+    }
+
+    /// The work-dir types each system supports (§5.1).
+    public static func supportedTypes(_ system: BatchSystemName) -> [String] {
+        switch system {
+        case .slurm, .slurmIT4I, .local: return ["scratch", "input_dir", "job_dir"]
+        case .slurmLumi: return ["scratch", "flash", "input_dir", "job_dir"]
+        case .pbs: return ["scratch_local", "scratch_ssd", "scratch_shared", "scratch_shm", "input_dir", "job_dir"]
+        }
+    }
+
+    /// The layout for a scratch type of `system` (R51). `type` is `scratch` or, on LUMI, `flash`.
+    public static func resolve(system: BatchSystemName, type: String, jobID: String, account: String?,
+                               settings: Settings, environment env: Environment) throws(LayoutError) -> WorkDirLayout {
+        guard supportedTypes(system).contains(type) else { throw .unsupportedType(type: type, system: system) }
+        switch system {
+        case .slurm:
+            return WorkDirLayout(system: system, root: settings.scratchRoot ?? "/scratch", accountDir: nil, storage: "scratch")
+        case .local:
+            let tmp = env.nonEmpty("TMPDIR") ?? "/tmp"
+            return WorkDirLayout(system: system, root: settings.scratchRoot ?? tmp, accountDir: nil, storage: "scratch")
+        case .slurmIT4I, .slurmLumi:
+            guard let account, !account.isEmpty else { throw .noAccount(jobID: jobID) }
+            let root: String
+            if system == .slurmLumi && type == "flash" {
+                root = settings.flashRoot ?? "/flash"
+            } else {
+                root = settings.scratchRoot ?? (system == .slurmIT4I ? "/scratch/project" : "/scratch")
+            }
+            let storage = type == "flash" ? "flash" : "scratch"
+            return WorkDirLayout(system: system, root: root, accountDir: root + "/" + account.lowercased(), storage: storage)
+        case .pbs:
+            throw .unsupportedType(type: type, system: system)
+        }
+    }
+
+    /// `job_<id>` with every character outside `[A-Za-z0-9._-]` replaced by `_` (R51).
+    public static func jobDirName(_ jobID: String) -> String {
+        "job_" + String(jobID.map { c in
+            (c.isASCII && (c.isLetter || c.isNumber)) || c == "." || c == "_" || c == "-" ? c : "_"
+        })
+    }
+
+    /// A created (or reused) work dir.
+    public struct Created: Sendable, Equatable {
+        public var path: String
+        /// True when an existing directory was reused (R54): it is never removed on an early abort.
+        public var reused: Bool
+    }
+
+    /// Creates `<base>/<u>/qq-jobs/job_<id>` trying the fallback user names (R52) and reusing or
+    /// skipping an existing job dir (R54). `markerBelongsToThisJob` reads a marker and says whether
+    /// it names this job and info file (for a requeued job, `restartCount` ≥ 1).
+    public func create(user: String, jobID: String, attempts: Int, restartCount: Int,
+                       markerBelongsToThisJob: (String) -> Bool) throws(LayoutError) -> Created {
+        guard FileSystem.stat(root)?.isDirectory == true else { throw .missingRoot(root) }
+        let base: String
+        if let accountDir {
+            guard FileSystem.stat(accountDir)?.isDirectory == true else {
+                throw .missingProjectDir(path: accountDir, storage: storage)
+            }
+            base = accountDir
+        } else {
+            base = root
+        }
+        var lastError = "no attempt was made"
+        for attempt in 1...max(1, attempts) {
+            let u = attempt == 1 ? user : user + String(attempt)
+            let userDir = base + "/" + u
+            let jobsDir = userDir + "/qq-jobs"
+            if let problem = ensureUsableDirectory(userDir) ?? ensureUsableDirectory(jobsDir) {
+                lastError = problem
+                if attempt < attempts { Log.warning("\(problem); trying '\(base)/\(user)\(attempt + 1)'.") }
+                continue
+            }
+            let name = WorkDirLayout.jobDirName(jobID)
+            var k = 1
+            while k <= 1000 {
+                let candidate = jobsDir + "/" + (k == 1 ? name : name + "_\(k)")
+                if mkdir(candidate, 0o700) == 0 {
+                    chmod(candidate, 0o700)
+                    if k > 1 {
+                        Log.warning("'\(jobsDir)/\(name)' belongs to an older job with the same id; using '\(candidate)'.")
+                    }
+                    return Created(path: candidate, reused: false)
+                }
+                guard errno == EEXIST else {
+                    lastError = SystemError.fromErrno("create directory", candidate).description
+                    break
+                }
+                if let st = FileSystem.lstat(candidate), st.isDirectory, st.uid == getuid() {
+                    if restartCount >= 1 && markerBelongsToThisJob(candidate) { return Created(path: candidate, reused: true) }
+                    if isEmptyDirectory(candidate) { return Created(path: candidate, reused: true) }
+                }
+                k += 1
+            }
+        }
+        throw .exhausted(storage: storage, jobID: jobID, attempts: attempts, lastError: lastError)
+    }
+
+    /// nil when `path` is a directory of the current user that it can write and search (creating it
+    /// with mode 0700 if missing); otherwise the reason it is unusable (R52).
+    private func ensureUsableDirectory(_ path: String) -> String? {
+        if let st = FileSystem.lstat(path) {
+            var target = st
+            if st.isSymlink {
+                guard st.uid == getuid() else { return "'\(path)' is a symbolic link not owned by you" }
+                guard let followed = FileSystem.stat(path) else { return "'\(path)' is a broken symbolic link" }
+                target = followed
+            }
+            guard target.isDirectory else { return "'\(path)' exists but is not a directory" }
+            guard target.uid == getuid() else { return "'\(path)' is not owned by you" }
+            guard access(path, W_OK | X_OK) == 0 else { return "'\(path)' is not writable and searchable by you" }
+            return nil
+        }
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+            return SystemError.fromErrno("create directory", path).description
+        }
+        chmod(path, 0o700)  // the umask may have changed the mode (R52)
+        return nil
+    }
+
+    private func isEmptyDirectory(_ path: String) -> Bool {
+        let fd = cqq_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if case .success(let names) = listDirectory(fd) { return names.isEmpty }
+        return false
+    }
+}

@@ -1,0 +1,132 @@
+import CQQSystem
+import Glibc
+
+/// The deletion shared by qq-run's work-dir removal and every cleanup path (R100, R136):
+/// it walks relative to directory descriptors, never follows a symlink, never crosses into
+/// another file system, and refuses anything that is not strictly under the given root.
+public enum SafeDelete {
+    public struct Outcome: Sendable {
+        public var entriesRemoved = 0
+        public var bytesRemoved: Int64 = 0
+        public var errors: [String] = []
+        /// True when the directory no longer exists (removed now, or already gone).
+        public var gone = false
+    }
+
+    public enum Refusal: Error, Sendable, CustomStringConvertible {
+        case notUnderRoot(path: String, root: String)
+        case symlink(String)
+        case notOwned(String)
+        case notADirectory(String)
+        case cannotOpen(SystemError)
+
+        public var description: String {
+            switch self {
+            case .notUnderRoot(let p, let r): return "Refusing to delete '\(p)': it is not strictly under the scratch root '\(r)'."
+            case .symlink(let p): return "Working directory '\(p)' is a symbolic link; refusing to delete it."
+            case .notOwned(let p): return "Working directory '\(p)' is not owned by you; refusing to delete it."
+            case .notADirectory(let p): return "Refusing to delete '\(p)': it is not a directory."
+            case .cannotOpen(let e): return e.description
+            }
+        }
+    }
+
+    /// Deletes the directory `path`, which must lie strictly under `root` (lexically, no `.`/`..`).
+    /// Each component below the root is opened with `O_NOFOLLOW`; the directory must be owned by
+    /// the current user. A directory that no longer exists is a success (`gone`).
+    public static func deleteDirectory(_ path: String, under root: String) throws(Refusal) -> Outcome {
+        let rootN = FileSystem.normalizeLexically(root)
+        guard path.hasPrefix("/"), FileSystem.normalizeLexically(path) == path, path.hasPrefix(rootN == "/" ? "/" : rootN + "/"),
+              path != rootN else {
+            throw .notUnderRoot(path: path, root: root)
+        }
+        let below = path.dropFirst(rootN == "/" ? 1 : rootN.count + 1).split(separator: "/").map { PathBytes($0.utf8) }
+        guard let last = below.last else { throw .notUnderRoot(path: path, root: root) }
+        var fd = cqq_openat(AT_FDCWD, rootN, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+        if fd < 0 {
+            if errno == ENOENT { var o = Outcome(); o.gone = true; return o }
+            throw .cannotOpen(.fromErrno("open", rootN))
+        }
+        defer { close(fd) }
+        for component in below.dropLast() {
+            let next = withCName(component) { cqq_openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
+            if next < 0 {
+                if errno == ENOENT { var o = Outcome(); o.gone = true; return o }
+                if errno == ELOOP || errno == ENOTDIR { throw .symlink(path) }
+                throw .cannotOpen(.fromErrno("open", path))
+            }
+            close(fd)
+            fd = next
+        }
+        guard let st = withCName(last, { FileSystem.lstat(at: fd, $0) }) else {
+            if errno == ENOENT { var o = Outcome(); o.gone = true; return o }
+            throw .cannotOpen(.fromErrno("stat", path))
+        }
+        if st.isSymlink { throw .symlink(path) }
+        if !st.isDirectory { throw .notADirectory(path) }
+        if st.uid != getuid() { throw .notOwned(path) }
+        var outcome = removeContents(parent: fd, name: last, device: st.device)
+        if withCName(last, { unlinkat(fd, $0, AT_REMOVEDIR) }) == 0 {
+            outcome.entriesRemoved += 1
+            outcome.gone = true
+        } else if errno == ENOENT {
+            outcome.gone = true
+        } else if outcome.errors.isEmpty {
+            outcome.errors.append(SystemError.fromErrno("remove directory", path).description)
+        }
+        return outcome
+    }
+
+    /// Removes everything inside `<parent>/<name>` (not the directory itself), depth first,
+    /// staying on `device`. Errors are collected; the walk goes on with the other entries.
+    static func removeContents(parent: Int32, name: PathBytes, device: UInt64) -> Outcome {
+        var outcome = Outcome()
+        let fd = withCName(name) { cqq_openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
+        if fd < 0 {
+            outcome.errors.append("Cannot open '\(name.displayText)': \(String(cString: strerror(errno)))")
+            return outcome
+        }
+        defer { close(fd) }
+        removeAll(in: fd, path: name, device: device, outcome: &outcome)
+        return outcome
+    }
+
+    private static func removeAll(in fd: Int32, path: PathBytes, device: UInt64, outcome: inout Outcome) {
+        let names: [PathBytes]
+        switch listDirectory(fd) {
+        case .success(let n): names = n
+        case .failure(let e):
+            outcome.errors.append("Cannot read directory '\(path.displayText)': \(String(cString: strerror(e.code)))")
+            return
+        }
+        for n in names {
+            let sub = path + [UInt8(ascii: "/")] + n
+            guard let st = withCName(n, { FileSystem.lstat(at: fd, $0) }) else { continue }
+            if st.isDirectory {
+                if st.device != device {
+                    outcome.errors.append("'\(sub.displayText)' is on another file system; not entered.")
+                    continue
+                }
+                let child = withCName(n) { cqq_openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
+                if child < 0 {
+                    outcome.errors.append("Cannot open '\(sub.displayText)': \(String(cString: strerror(errno)))")
+                    continue
+                }
+                removeAll(in: child, path: sub, device: device, outcome: &outcome)
+                close(child)
+                if withCName(n, { unlinkat(fd, $0, AT_REMOVEDIR) }) == 0 {
+                    outcome.entriesRemoved += 1
+                } else {
+                    outcome.errors.append("Cannot remove '\(sub.displayText)': \(String(cString: strerror(errno)))")
+                }
+            } else {
+                if withCName(n, { unlinkat(fd, $0, 0) }) == 0 {
+                    outcome.entriesRemoved += 1
+                    if st.isRegular { outcome.bytesRemoved += st.size }
+                } else {
+                    outcome.errors.append("Cannot remove '\(sub.displayText)': \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Glibc
+
+/// Bounded exponential backoff with jitter (R105).
+public struct RetryPolicy: Sendable {
+    public var attempts: Int
+    public var initialDelay: Double
+    public var maxDelay: Double
+    public var total: Double
+
+    public init(attempts: Int = 8, initialDelay: Double = 1, maxDelay: Double = 60, total: Double = 300) {
+        self.attempts = attempts; self.initialDelay = initialDelay; self.maxDelay = maxDelay; self.total = total
+    }
+
+    public static func from(_ settings: Settings) -> RetryPolicy {
+        RetryPolicy(attempts: settings.retryAttempts, initialDelay: settings.retryInitialDelay,
+                    maxDelay: settings.retryMaxDelay, total: settings.retryTotal)
+    }
+
+    /// The wait after failed attempt `k` (1-based), before jitter.
+    public func baseDelay(afterAttempt k: Int) -> Double {
+        min(maxDelay, initialDelay * Double(1 << min(max(k - 1, 0), 30)))
+    }
+
+    /// Runs `body` until it succeeds, the attempts run out, the next wait would pass the total, or
+    /// `interrupted()` says a terminating signal arrived. `isRetryable` decides per error.
+    /// Each failed attempt that will be retried logs `<error> (attempt k of n; retrying in d s).`
+    public func run<T, E: Error>(isRetryable: (E) -> Bool = { _ in true },
+                                 interrupted: () -> Bool = { false },
+                                 sleep: (Double) -> Bool = RetryPolicy.sleep,
+                                 _ body: () throws(E) -> T) throws(E) -> T {
+        let start = monotonicSeconds()
+        var k = 0
+        while true {
+            k += 1
+            do {
+                return try body()
+            } catch {
+                guard isRetryable(error), k < attempts, !interrupted() else { throw error }
+                var g = SystemRandomNumberGenerator()
+                let jitter = 0.8 + Double(g.next() % 4001) / 10000.0
+                let delay = baseDelay(afterAttempt: k) * jitter
+                if monotonicSeconds() + delay - start > total { throw error }
+                Log.warning("\(error) (attempt \(k) of \(attempts); retrying in \(formatSeconds(delay)) s).")
+                if !sleep(delay) { throw error }
+            }
+        }
+    }
+
+    /// Sleeps; returns false if woken early by a terminating signal (the runner installs a hook).
+    public static func sleep(_ seconds: Double) -> Bool {
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+        return true
+    }
+}
+
+/// Seconds with one decimal, as in log lines and panels (`1.8`).
+public func formatSeconds(_ s: Double) -> String {
+    let tenths = Int((max(0, s) * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
+}
+
+/// Seconds as a float field: at least one digit after the point, at most 3 decimals (§4.6).
+public func roundedSeconds(_ s: Double) -> Double { (max(0, s) * 1000).rounded() / 1000 }

@@ -1,0 +1,155 @@
+/// The settings of §14: every one has an environment variable, which wins over the config file
+/// (`qq_run.<name>`, then qq's own per-system keys), which wins over the default (R144–R146).
+/// Invalid values log a WARNING and fall back to the default.
+public struct Settings: Sendable {
+    public var scratchRoot: String?
+    public var flashRoot: String?
+    public var scratchAttempts = 3
+    public var heartbeatInterval = 60
+    public var killGrace = 10.0
+    /// The scheduler's KillWait when given (`QQ_KILL_WAIT`); otherwise learned (R111).
+    public var killWait: Double?
+    public var rescue = true
+    public var rescueBudget: Double?
+    public var forwardSignalsToGroup = false
+    public var retryAttempts = 8
+    public var retryInitialDelay = 1.0
+    public var retryMaxDelay = 60.0
+    public var retryTotal = 300.0
+    public var batchTimeout = 10.0
+    public var copyStreams: Int?
+    public var verifyChecksum = false
+    public var useSacct = false
+    public var clockSkew = 60.0
+    public var fallbackRunner: String?
+    public var defaultInterpreter = "bash"
+    public var defaultTransferMode = "success"
+
+    public init() {}
+
+    /// Reads the environment and the config file (R145) for `system` (for its per-system keys).
+    public static func load(environment env: Environment, system: BatchSystemName? = nil,
+                            workingDirectory: String? = nil) -> Settings {
+        let config = ConfigFile.find(environment: env, workingDirectory: workingDirectory)
+        var s = Settings()
+        func value(_ name: String) -> String? {
+            if let v = env.nonEmpty("QQ_" + name.uppercased()) { return v }
+            return config?.value(table: "qq_run", key: name)
+        }
+        func number(_ name: String, _ current: Double) -> Double {
+            guard let text = value(name) else { return current }
+            guard let v = Double(text.trimmingBlanks), v >= 0, v.isFinite else {
+                Log.warning("Invalid value '\(text)' for QQ_\(name.uppercased()); using the default \(current).")
+                return current
+            }
+            return v
+        }
+        func integer(_ name: String, _ current: Int) -> Int {
+            guard let text = value(name) else { return current }
+            guard let v = Int(text.trimmingBlanks), v >= 0 else {
+                Log.warning("Invalid value '\(text)' for QQ_\(name.uppercased()); using the default \(current).")
+                return current
+            }
+            return v
+        }
+        func flag(_ name: String, _ current: Bool) -> Bool {
+            guard let text = value(name) else { return current }
+            guard let b = parseBoolean(text) else {
+                Log.warning("Invalid value '\(text)' for QQ_\(name.uppercased()); using the default \(current).")
+                return current
+            }
+            return b
+        }
+        s.scratchRoot = value("scratch_root")
+        s.flashRoot = value("flash_root")
+        if let system, let perSystem = config?.value(table: system == .slurmIT4I ? "slurm_it4i_options" : system == .slurmLumi ? "slurm_lumi_options" : "", key: "scratch_dir_attempts"), let n = Int(perSystem), n > 0 {
+            s.scratchAttempts = n
+        }
+        s.scratchAttempts = max(1, integer("scratch_attempts", s.scratchAttempts))
+        s.heartbeatInterval = integer("heartbeat_interval", s.heartbeatInterval)
+        s.killGrace = number("kill_grace", s.killGrace)
+        if value("kill_wait") != nil { s.killWait = number("kill_wait", 30) }
+        s.rescue = flag("rescue", s.rescue)
+        if value("rescue_budget") != nil { s.rescueBudget = number("rescue_budget", 60) }
+        s.forwardSignalsToGroup = value("forward_signals_to")?.lowercased() == "group"
+        s.retryAttempts = max(1, integer("retry_attempts", s.retryAttempts))
+        s.retryInitialDelay = number("retry_initial_delay", s.retryInitialDelay)
+        s.retryMaxDelay = number("retry_max_delay", s.retryMaxDelay)
+        s.retryTotal = number("retry_total", s.retryTotal)
+        s.batchTimeout = number("batch_timeout", s.batchTimeout)
+        if value("copy_streams") != nil { s.copyStreams = max(1, integer("copy_streams", 4)) }
+        s.verifyChecksum = value("verify")?.lowercased() == "checksum"
+        s.useSacct = value("use_sacct") == "1"
+        s.clockSkew = number("clock_skew", s.clockSkew)
+        s.fallbackRunner = value("fallback_runner")
+        if let i = config?.value(table: "runner", key: "default_interpreter"), !i.isEmpty { s.defaultInterpreter = i }
+        if let t = config?.value(table: "transfer_files_options", key: "default_transfer_mode"), !t.isEmpty {
+            s.defaultTransferMode = t
+        }
+        return s
+    }
+}
+
+/// `true`, `yes`, `on`, `1` / `false`, `no`, `off`, `0`, case-insensitive (R79).
+public func parseBoolean(_ text: String) -> Bool? {
+    switch text.trimmingBlanks.lowercased() {
+    case "true", "yes", "on", "1": return true
+    case "false", "no", "off", "0": return false
+    default: return nil
+    }
+}
+
+/// The config file (R145): a TOML subset of `[table]` headers and `key = value` lines with strings,
+/// integers and booleans. Anything else is ignored; a file that cannot be read logs a WARNING.
+public struct ConfigFile: Sendable {
+    public var path: String
+    /// "table.key" → value as text.
+    public var values: [String: String]
+
+    public func value(table: String, key: String) -> String? { values[table + "." + key] }
+
+    public static func find(environment env: Environment, workingDirectory: String?) -> ConfigFile? {
+        var candidates: [String] = []
+        if let c = env.nonEmpty("QQ_CONFIG") { candidates.append(c) }
+        candidates.append((workingDirectory ?? FileSystem.currentDirectory()) + "/qq_config.toml")
+        if let xdg = env.nonEmpty("XDG_CONFIG_HOME") {
+            candidates.append(xdg + "/qq/config.toml")
+        } else if let home = env.nonEmpty("HOME") {
+            candidates.append(home + "/.config/qq/config.toml")
+        }
+        for path in candidates where FileSystem.stat(path) != nil {
+            do {
+                return ConfigFile(path: path, values: parse(try FileSystem.readSmallFile(path)))
+            } catch {
+                Log.warning("Cannot read the config file '\(path)': \(error.reason); using the defaults.")
+                return nil
+            }
+        }
+        return nil
+    }
+
+    static func parse(_ text: String) -> [String: String] {
+        var values: [String: String] = [:]
+        var table = ""
+        for raw in text.split(separator: "\n") {
+            let line = raw.trimmingBlanks
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("[") {
+                guard let close = line.firstIndex(of: "]"), !line.hasPrefix("[[") else { continue }
+                table = line[line.index(after: line.startIndex)..<close].trimmingBlanks
+                continue
+            }
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            let key = line[..<eq].trimmingBlanks
+            var value = line[line.index(after: eq)...].trimmingBlanks
+            if let q = value.first, q == "\"" || q == "'" {
+                guard let end = value.dropFirst().firstIndex(of: q) else { continue }
+                value = String(value[value.index(after: value.startIndex)..<end])
+            } else if let hash = value.firstIndex(of: "#") {
+                value = value[..<hash].trimmingBlanks
+            }
+            values[table.isEmpty ? key : table + "." + key] = value
+        }
+        return values
+    }
+}

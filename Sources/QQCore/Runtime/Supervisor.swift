@@ -1,0 +1,376 @@
+import CQQSystem
+import Glibc
+import Synchronization
+
+/// The script's process tree and qq-run's signals, driven by one event loop on the main thread
+/// (R92, R95a, R107). Signal handlers only write the signal number to a self-pipe; the loop reads
+/// it, reaps children on SIGCHLD, and wakes for heartbeats. Long work (staging) runs on a worker
+/// thread while the loop keeps serving signals, so every write of the state file stays on the
+/// main thread (R41).
+public final class Supervisor: @unchecked Sendable {
+    /// Set once by the first terminating signal; read by the copy engine between files.
+    public let stopRequested = Atomic<Bool>(false)
+    /// The first terminating signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU).
+    public private(set) var terminationSignal: Int32?
+    /// Monotonic time the terminating signal arrived (R113's t_S).
+    public private(set) var terminationTime: Double?
+    /// Early-warning signals received, as `'<NAME> <time>'`, not yet written to the state file.
+    public var pendingWarnings: [String] = []
+    public var forwardWarningsToGroup = false
+
+    public private(set) var scriptPID: pid_t?
+    public private(set) var scriptStatus: Int32?
+    /// R96: sums and maximum over the script and the orphans it left.
+    public private(set) var userCPU = 0.0
+    public private(set) var sysCPU = 0.0
+    public private(set) var maxRSS: Int64 = 0
+
+    private let pipeRead: Int32
+    private let pipeWrite: Int32
+    private static let workDoneByte: UInt8 = 255
+
+    /// Helper commands (scontrol, …): pid → wait status once reaped.
+    private let helpers = Mutex<[pid_t: Int32?]>([:])
+    private var terminalForeground = false
+
+    public init() {
+        var fds: [Int32] = [-1, -1]
+        if cqq_pipe_cloexec(&fds, 1) != 0 { fds = [-1, -1] }
+        pipeRead = fds[0]
+        pipeWrite = fds[1]
+    }
+
+    /// R84 step 1 / R107: record terminating, warning, CONT and CHLD signals; ignore PIPE and TTOU.
+    public func installSignalHandlers() {
+        for sig in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU, SIGUSR1, SIGUSR2, SIGCONT, SIGCHLD] {
+            _ = cqq_install_pipe_handler(sig, pipeWrite)
+        }
+        _ = cqq_signal_ignore(SIGPIPE)
+        _ = cqq_signal_ignore(SIGTTOU)
+        // The handlers run on whichever thread the kernel picks; make sure none is blocked.
+        var empty = sigset_t()
+        cqq_sigset_empty(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, nil)
+    }
+
+    public var isStopping: Bool { terminationSignal != nil }
+
+    // MARK: The event loop
+
+    /// Serves events until `done()` is true or `deadline` (monotonic) passes. `tick` runs whenever
+    /// `tickInterval` seconds have passed since the last tick (heartbeats).
+    public func serve(until done: () -> Bool, deadline: Double? = nil, tickInterval: Double? = nil,
+                      tick: () -> Void = {}) {
+        var nextTick = tickInterval.map { monotonicSeconds() + $0 }
+        while !done() {
+            let now = monotonicSeconds()
+            if let d = deadline, now >= d { return }
+            if let t = nextTick, now >= t, let interval = tickInterval {
+                tick()
+                nextTick = now + interval
+                continue
+            }
+            var timeout = -1.0
+            if let d = deadline { timeout = d - now }
+            if let t = nextTick { timeout = timeout < 0 ? t - now : min(timeout, t - now) }
+            waitForEvents(timeout: timeout)
+        }
+    }
+
+    /// Waits up to `timeout` seconds (negative: forever) for one batch of events and handles them.
+    public func waitForEvents(timeout: Double) {
+        var p = pollfd(fd: pipeRead, events: Int16(POLLIN), revents: 0)
+        let ms: Int32 = timeout < 0 ? -1 : Int32(min(max(timeout * 1000, 0).rounded(.up), 2_000_000_000))
+        let r = poll(&p, 1, ms)
+        if r > 0 { drainPipe() }
+    }
+
+    private func drainPipe() {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(pipeRead, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            for b in buffer[0..<n] { handle(Int32(b)) }
+        }
+    }
+
+    private func handle(_ byte: Int32) {
+        if byte == Int32(Supervisor.workDoneByte) { return }
+        let sig = byte
+        switch sig {
+        case SIGCHLD:
+            reap()
+        case SIGUSR1, SIGUSR2:
+            let name = signalName(sig)
+            pendingWarnings.append("\(name) \(Timestamp.now())")
+            if let pid = scriptPID, scriptStatus == nil {
+                kill(forwardWarningsToGroup ? -pid : pid, sig)
+                Log.info("Received SIG\(name); forwarded to the script (pid \(pid)).")
+            } else {
+                Log.info("Received SIG\(name) before the script started; recorded, not forwarded.")
+            }
+        case SIGCONT:
+            if let pid = scriptPID, scriptStatus == nil { kill(-pid, SIGCONT) }
+        default:
+            if terminationSignal == nil {
+                terminationSignal = sig
+                terminationTime = monotonicSeconds()
+                stopRequested.store(true, ordering: .releasing)
+            } else {
+                Log.info("Received SIG\(signalName(sig)) during shutdown; ignored.")
+            }
+        }
+    }
+
+    /// Runs `work` on a worker thread while the loop serves events, and returns its result.
+    public func runBlocking<T: Sendable>(tickInterval: Double? = nil, tick: () -> Void = {},
+                                         _ work: @escaping @Sendable () -> T) -> T {
+        let box = ResultBox<T>()
+        let writeFD = pipeWrite
+        startThread {
+            box.set(work())
+            var b = Supervisor.workDoneByte
+            _ = write(writeFD, &b, 1)
+        }
+        serve(until: { box.isSet }, tickInterval: tickInterval, tick: tick)
+        return box.take()
+    }
+
+    // MARK: Children
+
+    /// Reaps every exited child (R95a) and dispatches its status by pid.
+    public func reap() {
+        while true {
+            var status: Int32 = 0
+            var usage = rusage()
+            let pid = wait4(-1, &status, WNOHANG, &usage)
+            if pid <= 0 { return }
+            let isHelper = helpers.withLock { h -> Bool in
+                guard h.keys.contains(pid) else { return false }
+                h[pid] = .some(status)
+                return true
+            }
+            if isHelper { continue }
+            if cqq_wifstopped(status) != 0 { continue }
+            userCPU += Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+            sysCPU += Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+            maxRSS = max(maxRSS, Int64(usage.ru_maxrss))
+            if pid == scriptPID { scriptStatus = status; restoreTerminal() }
+        }
+    }
+
+    /// Spawns the script (R90) in a new process group, same session, with default signal
+    /// dispositions, an empty mask, only fds 0–2 inherited, in `workDir`.
+    public func spawnScript(executable: String, arguments: [String], environment: [String], workDir: String,
+                            stdoutFD: Int32, stderrFD: Int32, takeTerminal: Bool) -> Int32? {
+        _ = cqq_set_child_subreaper()  // R93: orphans come back to qq-run
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var empty = sigset_t()
+        cqq_sigset_empty(&empty)
+        var all = sigset_t()
+        cqq_sigset_all_catchable(&all)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setpgroup(&attr, 0)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrFD, 2)
+        _ = cqq_spawn_addclosefrom(&actions, 3)
+        if cqq_spawn_addchdir(&actions, workDir) != 0 { return ENOSYS }
+        var pid: pid_t = 0
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        let rc = posix_spawn(&pid, executable, &actions, &attr, argv, envp)
+        if rc != 0 { return rc }
+        scriptPID = pid
+        if takeTerminal, cqq_tcsetpgrp(0, pid) == 0 { terminalForeground = true }
+        return nil
+    }
+
+    private func restoreTerminal() {
+        if terminalForeground {
+            _ = cqq_tcsetpgrp(0, getpgrp())
+            terminalForeground = false
+        }
+    }
+
+    /// Blocks (serving events) until the script's main process has exited.
+    public func waitForScript(tickInterval: Double?, tick: () -> Void) {
+        serve(until: { scriptStatus != nil || terminationSignal != nil }, tickInterval: tickInterval, tick: tick)
+    }
+
+    /// R94: exit status, or 128 + the signal that killed it.
+    public var scriptExitCode: Int? {
+        guard let s = scriptStatus else { return nil }
+        if cqq_wifexited(s) != 0 { return Int(cqq_wexitstatus(s)) }
+        if cqq_wifsignaled(s) != 0 { return 128 + Int(cqq_wtermsig(s)) }
+        return nil
+    }
+
+    /// Direct children of qq-run that are not helper commands: adopted orphans and the script.
+    private func childProcesses() -> [pid_t] {
+        var result: [pid_t] = []
+        let helperPIDs = helpers.withLock { Set($0.keys) }
+        let taskDir = opendir("/proc/self/task")
+        guard let taskDir else { return result }
+        defer { closedir(taskDir) }
+        while let e = readdir(taskDir) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            if name.first == "." { continue }
+            guard let text = try? FileSystem.readSmallFile("/proc/self/task/\(name)/children") else { continue }
+            for item in text.split(separator: " ") {
+                if let pid = pid_t(item.trimmingBlanks), !helperPIDs.contains(pid) { result.append(pid) }
+            }
+        }
+        return result
+    }
+
+    /// True while any process of the script's process group exists.
+    private func groupAlive() -> Bool {
+        guard let pid = scriptPID else { return false }
+        return kill(-pid, 0) == 0
+    }
+
+    /// Terminates the script's process group and every adopted orphan (R95, R108 step 5): `first`
+    /// to the group plus SIGCONT, SIGTERM to the orphans, then SIGKILL to whatever is left when
+    /// `grace` seconds have passed; repeats until nothing is left. Returns how many processes it
+    /// found (the script's main process excluded).
+    @discardableResult
+    public func terminateProcessTree(first: Int32 = SIGTERM, grace: Double) -> Int {
+        let deadline = monotonicSeconds() + grace
+        var seen = Set<pid_t>()
+        var killed = false
+        var rounds = 0
+        while true {
+            reap()
+            let children = childProcesses().filter { $0 != scriptPID || scriptStatus == nil }
+            let group = groupAlive()
+            if children.isEmpty && !group { break }
+            for c in children where c != scriptPID { seen.insert(c) }
+            if group, let pid = scriptPID { for p in processesInGroup(pid) where p != pid { seen.insert(p) } }
+            let late = monotonicSeconds() >= deadline
+            if late && !killed {
+                killed = true
+                if let pid = scriptPID { kill(-pid, SIGKILL) }
+                for c in children { kill(c, SIGKILL) }
+            } else if !killed && rounds == 0 {
+                if let pid = scriptPID, group { kill(-pid, first); kill(-pid, SIGCONT) }
+                for c in children { kill(c, SIGTERM); kill(c, SIGCONT) }
+            } else if killed {
+                if let pid = scriptPID, group { kill(-pid, SIGKILL) }
+                for c in children { kill(c, SIGKILL) }
+            } else {
+                // New orphans re-parented to us since the first round get their SIGTERM too.
+                for c in children where !seen.contains(c) { kill(c, SIGTERM) }
+            }
+            rounds += 1
+            waitForEvents(timeout: killed ? 0.02 : min(0.05, max(0, deadline - monotonicSeconds())))
+        }
+        reap()
+        return seen.count
+    }
+
+    /// Pids whose process group is `pgid`, from /proc.
+    private func processesInGroup(_ pgid: pid_t) -> [pid_t] {
+        var result: [pid_t] = []
+        guard let proc = opendir("/proc") else { return result }
+        defer { closedir(proc) }
+        while let e = readdir(proc) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            guard let pid = pid_t(name), let stat = try? FileSystem.readSmallFile("/proc/\(name)/stat"),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // Fields after the command: state ppid pgrp …
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 2, pid_t(fields[2]) == pgid { result.append(pid) }
+        }
+        return result
+    }
+}
+
+extension Supervisor: ChildReaping {
+    public func spawnRegistered(_ spawn: () -> (pid: pid_t?, error: Int32)) -> (pid: pid_t?, error: Int32) {
+        helpers.withLock { h in
+            let r = spawn()
+            if let pid = r.pid { h[pid] = .some(nil) }
+            return r
+        }
+    }
+
+    public func waitForExit(pid: pid_t) -> Int32 {
+        while true {
+            let done: Int32?? = helpers.withLock { h in
+                if let entry = h[pid], let status = entry { h[pid] = nil; return .some(status) }
+                return .none
+            }
+            if case .some(.some(let status)) = done { return status }
+            var status: Int32 = 0
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { _ = helpers.withLock { $0.removeValue(forKey: pid) }; return status }
+            if r < 0 && errno == ECHILD {
+                // The main loop reaped it between our two looks: take its status from the registry.
+                if let s = helpers.withLock({ h -> Int32? in let v = h[pid] ?? nil; if v != nil { h[pid] = nil }; return v }) {
+                    return s
+                }
+            }
+            usleep(5_000)
+        }
+    }
+}
+
+/// SIGTERM → "TERM".
+public func signalName(_ sig: Int32) -> String {
+    switch sig {
+    case SIGTERM: return "TERM"
+    case SIGINT: return "INT"
+    case SIGHUP: return "HUP"
+    case SIGQUIT: return "QUIT"
+    case SIGXCPU: return "XCPU"
+    case SIGUSR1: return "USR1"
+    case SIGUSR2: return "USR2"
+    case SIGKILL: return "KILL"
+    case SIGCONT: return "CONT"
+    default: return "\(sig)"
+    }
+}
+
+/// A value handed from a worker thread to the main thread.
+final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let state = Mutex<T?>(nil)
+    func set(_ value: T) { state.withLock { $0 = value } }
+    var isSet: Bool { state.withLock { $0 != nil } }
+    func take() -> T {
+        state.withLock { v -> T in
+            guard let value = v else { fatalError("ResultBox.take() before set()") }
+            return value
+        }
+    }
+}
+
+/// Starts a detached pthread running `body` (formed here, in a nonisolated context, so it is not
+/// inferred @MainActor — see notes/swift-linux.md).
+public nonisolated func startThread(_ body: @escaping @Sendable () -> Void) {
+    let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        guard let raw else { return nil }
+        let b = Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue()
+        b.body()
+        return nil
+    }, box)
+    if rc == 0 {
+        pthread_detach(thread)
+    } else {
+        Unmanaged<ThreadBody>.fromOpaque(box).takeRetainedValue().body()
+    }
+}
+
+final class ThreadBody: @unchecked Sendable {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+}

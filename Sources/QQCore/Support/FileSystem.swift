@@ -1,0 +1,177 @@
+import CQQSystem
+import Glibc
+
+/// Paths on the copy and delete paths are bytes (R12a); this is their type.
+public typealias PathBytes = [UInt8]
+
+extension Array where Element == UInt8 {
+    /// Shown as text: invalid UTF-8 bytes become `\xNN` (R12a). Never used to open a file.
+    public var displayText: String {
+        var out = ""
+        var i = 0
+        while i < count {
+            let b = self[i]
+            let len: Int
+            if b < 0x80 { len = 1 } else if b & 0xE0 == 0xC0 { len = 2 } else if b & 0xF0 == 0xE0 { len = 3 } else if b & 0xF8 == 0xF0 { len = 4 } else { len = 0 }
+            if len > 0, i + len <= count, (1..<len).allSatisfy({ self[i + $0] & 0xC0 == 0x80 }),
+               case let s = String(decoding: self[i..<(i + len)], as: UTF8.self), !s.unicodeScalars.contains("\u{FFFD}") {
+                out += s
+                i += len
+            } else {
+                let hex = [Character]("0123456789ABCDEF")
+                out += "\\x" + String(hex[Int(b >> 4)]) + String(hex[Int(b & 0xF)])
+                i += 1
+            }
+        }
+        return out
+    }
+}
+
+/// The file metadata the engine compares (R87, R103).
+public struct FileStatus: Sendable, Hashable {
+    public var device: UInt64
+    public var inode: UInt64
+    public var mode: UInt32
+    public var uid: UInt32
+    public var size: Int64
+    public var mtimeSeconds: Int64
+    public var mtimeNanos: Int64
+    public var ctimeSeconds: Int64
+    public var ctimeNanos: Int64
+
+    init(_ s: cqq_stat) {
+        device = s.dev; inode = s.ino; mode = s.mode; uid = s.uid; size = s.size
+        mtimeSeconds = s.mtime_sec; mtimeNanos = s.mtime_nsec; ctimeSeconds = s.ctime_sec; ctimeNanos = s.ctime_nsec
+    }
+
+    public var fileType: UInt32 { mode & UInt32(S_IFMT) }
+    public var isDirectory: Bool { fileType == UInt32(S_IFDIR) }
+    public var isRegular: Bool { fileType == UInt32(S_IFREG) }
+    public var isSymlink: Bool { fileType == UInt32(S_IFLNK) }
+    public var permissionBits: UInt32 { mode & 0o7777 }
+    public var mtimeTotalNanos: Int64 { mtimeSeconds &* 1_000_000_000 &+ mtimeNanos }
+}
+
+public enum FileSystem {
+    /// `fstatat` relative to a directory descriptor, never following a final symlink.
+    public static func lstat(at dirFD: Int32, _ name: UnsafePointer<CChar>) -> FileStatus? {
+        var s = cqq_stat()
+        return cqq_fstatat(dirFD, name, AT_SYMLINK_NOFOLLOW, &s) == 0 ? FileStatus(s) : nil
+    }
+
+    public static func lstat(_ path: String) -> FileStatus? { lstat(at: AT_FDCWD, path) }
+
+    public static func stat(_ path: String) -> FileStatus? {
+        var s = cqq_stat()
+        return cqq_fstatat(AT_FDCWD, path, 0, &s) == 0 ? FileStatus(s) : nil
+    }
+
+    public static func fstat(_ fd: Int32) -> FileStatus? {
+        var s = cqq_stat()
+        return cqq_fstat(fd, &s) == 0 ? FileStatus(s) : nil
+    }
+
+    /// The process umask, read without changing it (umask(2) is not thread-safe to query).
+    public static let umask: mode_t = {
+        if let text = try? readSmallFile("/proc/self/status") {
+            for line in text.split(separator: "\n") where line.hasPrefix("Umask:") {
+                let v = line.dropFirst(6).trimmingBlanks
+                if let m = UInt32(v, radix: 8) { return mode_t(m) }
+            }
+        }
+        return 0o022
+    }()
+
+    /// Reads a whole (small) file as text. Invalid UTF-8 is repaired.
+    public static func readSmallFile(_ path: String) throws(SystemError) -> String {
+        String(decoding: try readBytes(path), as: UTF8.self)
+    }
+
+    public static func readBytes(_ path: String, flags: Int32 = 0) throws(SystemError) -> [UInt8] {
+        let fd = cqq_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | flags, 0)
+        if fd < 0 { throw SystemError.fromErrno("open", path) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; throw SystemError.fromErrno("read", path) }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+
+    /// Writes all bytes to a descriptor, retrying short writes and EINTR.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            guard let base = bytes.baseAddress else { return true }
+            let n = write(fd, base + offset, bytes.count - offset)
+            if n < 0 { if errno == EINTR { continue }; return false }
+            offset += n
+        }
+        return true
+    }
+
+    /// R9: the logical current directory: `$PWD` when it names the same directory as `getcwd()`.
+    public static func logicalCurrentDirectory(environment: Environment) -> String {
+        let physical = currentDirectory()
+        if let pwd = environment["PWD"], pwd.hasPrefix("/"),
+           let a = stat(pwd), let b = stat(physical), a.device == b.device, a.inode == b.inode {
+            return normalizeLexically(pwd)
+        }
+        return physical
+    }
+
+    public static func currentDirectory() -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buf, buf.count) != nil else { return "/" }
+        return String(cString: buf)
+    }
+
+    /// R9: absolute, with `.` and `..` removed lexically, symlinks not resolved.
+    public static func normalizeLexically(_ path: String, relativeTo base: String? = nil) -> String {
+        let full = path.hasPrefix("/") ? path : ((base ?? currentDirectory()) + "/" + path)
+        var parts: [Substring] = []
+        for c in full.split(separator: "/", omittingEmptySubsequences: true) {
+            if c == "." { continue }
+            if c == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(c)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    public static func baseName(_ path: String) -> String {
+        let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+        if let slash = trimmed.lastIndex(of: "/") { return String(trimmed[trimmed.index(after: slash)...]) }
+        return trimmed
+    }
+
+    public static func directoryName(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        if slash == path.startIndex { return "/" }
+        return String(path[..<slash])
+    }
+
+    /// True when `inner` equals `outer` or lies inside it, compared lexically.
+    public static func isSameOrInside(_ inner: String, _ outer: String) -> Bool {
+        let a = normalizeLexically(inner), b = normalizeLexically(outer)
+        return a == b || b == "/" || a.hasPrefix(b + "/")
+    }
+
+    /// A short random hex string for temporary names.
+    public static func randomHex(_ count: Int = 8) -> String {
+        var g = SystemRandomNumberGenerator()
+        let digits = Array("0123456789abcdef")
+        return String((0..<count).map { _ in digits[Int(g.next() % 16)] })
+    }
+}
+
+/// R6: replace the suffix of a name (Python's `with_suffix`).
+public func replacingSuffix(of name: String, with suffix: String) -> String {
+    if let dot = name.lastIndex(of: "."), dot != name.startIndex, name.index(after: dot) != name.endIndex {
+        return String(name[..<dot]) + suffix
+    }
+    return name + suffix
+}
