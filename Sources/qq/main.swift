@@ -1,2 +1,4 @@
+import Glibc
 import QQCore
-print(QQVersion.version)
+
+exit(FrontCommand.main(arguments: Array(CommandLine.arguments.dropFirst()), environment: Environment.current()))

@@ -22,11 +22,10 @@ public struct RetryPolicy: Sendable {
     }
 
     /// Runs `body` until it succeeds, the attempts run out, the next wait would pass the total, or
-    /// `interrupted()` says a terminating signal arrived. `isRetryable` decides per error.
-    /// Each failed attempt that will be retried logs `<error> (attempt k of n; retrying in d s).`
-    public func run<T, E: Error>(isRetryable: (E) -> Bool = { _ in true },
-                                 interrupted: () -> Bool = { false },
-                                 sleep: (Double) -> Bool = RetryPolicy.sleep,
+    /// `stop` says a terminating signal arrived (which also cuts a wait short). `isRetryable`
+    /// decides per error. Each failed attempt that will be retried logs
+    /// `<error> (attempt k of n; retrying in d s).`
+    public func run<T, E: Error>(isRetryable: (E) -> Bool = { _ in true }, stop: (any StopSignal)? = nil,
                                  _ body: () throws(E) -> T) throws(E) -> T {
         let start = monotonicSeconds()
         var k = 0
@@ -35,13 +34,14 @@ public struct RetryPolicy: Sendable {
             do {
                 return try body()
             } catch {
-                guard isRetryable(error), k < attempts, !interrupted() else { throw error }
+                guard isRetryable(error), k < attempts, !(stop?.isStopping ?? false) else { throw error }
                 var g = SystemRandomNumberGenerator()
                 let jitter = 0.8 + Double(g.next() % 4001) / 10000.0
                 let delay = baseDelay(afterAttempt: k) * jitter
                 if monotonicSeconds() + delay - start > total { throw error }
                 Log.warning("\(error) (attempt \(k) of \(attempts); retrying in \(formatSeconds(delay)) s).")
-                if !sleep(delay) { throw error }
+                let slept = stop?.pause(delay) ?? RetryPolicy.sleep(delay)
+                if !slept { throw error }
             }
         }
     }
@@ -63,3 +63,10 @@ public func formatSeconds(_ s: Double) -> String {
 
 /// Seconds as a float field: at least one digit after the point, at most 3 decimals (§4.6).
 public func roundedSeconds(_ s: Double) -> Double { (max(0, s) * 1000).rounded() / 1000 }
+
+/// Something that says a terminating signal arrived, cutting retries short (R105).
+public protocol StopSignal: AnyObject {
+    var isStopping: Bool { get }
+    /// Waits `seconds`, serving signals; false when a terminating signal arrived.
+    func pause(_ seconds: Double) -> Bool
+}

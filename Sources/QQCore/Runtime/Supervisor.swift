@@ -7,7 +7,7 @@ import Synchronization
 /// it, reaps children on SIGCHLD, and wakes for heartbeats. Long work (staging) runs on a worker
 /// thread while the loop keeps serving signals, so every write of the state file stays on the
 /// main thread (R41).
-public final class Supervisor: @unchecked Sendable {
+public final class Supervisor: @unchecked Sendable, StopSignal {
     /// Set once by the first terminating signal; read by the copy engine between files.
     public let stopRequested = Atomic<Bool>(false)
     /// The first terminating signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU).
@@ -54,6 +54,11 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     public var isStopping: Bool { terminationSignal != nil }
+
+    public func pause(_ seconds: Double) -> Bool {
+        serve(until: { isStopping }, deadline: monotonicSeconds() + seconds)
+        return !isStopping
+    }
 
     // MARK: The event loop
 

@@ -8,11 +8,18 @@ public struct StageFilter: Sendable {
     public var topLevelPrefixes: [PathBytes] = []
     /// Exclude entries (R86): one list of components per entry; a single component matches at any depth.
     public var excludes: [[PathBytes]] = []
+    /// Exact relative paths skipped (the batch system's own output files of this job).
+    public var exactPaths: Set<[PathBytes]> = []
 
     public init() {}
 
     /// Adds an exclude entry as the user wrote it, relative to the input dir (already made relative).
-    public mutating func addExclude(_ relative: String) {
+    /// `anchored` entries match only their own path, and literally (no globs).
+    public mutating func addExclude(_ relative: String, anchored: Bool = false) {
+        if anchored {
+            exactPaths.insert(relative.split(separator: "/").map { PathBytes($0.utf8) })
+            return
+        }
         var entry = relative
         while entry.hasSuffix("/") { entry.removeLast() }
         while entry.hasPrefix("./") { entry.removeFirst(2) }
@@ -23,6 +30,7 @@ public struct StageFilter: Sendable {
     /// True when the entry `components` (relative path, split) is skipped.
     public func skips(_ components: [PathBytes]) -> Bool {
         guard let name = components.last else { return false }
+        if exactPaths.contains(components) { return true }
         if components.count == 1 {
             if topLevelNames.contains(name) { return true }
             for p in topLevelPrefixes where name.starts(with: p) { return true }

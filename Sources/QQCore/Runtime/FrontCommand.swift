@@ -1,0 +1,107 @@
+import Glibc
+
+/// The `qq` front command (§3): `qq run|info|wipe|clear …` execs `qq-<sub>` without forking, so the
+/// batch system's process stays qq-run (R13, R17); any other sub-command goes to another qq (R15).
+public enum FrontCommand {
+    public static let ownSubcommands = ["run", "info", "wipe", "clear"]
+
+    public static let usage = """
+        usage: qq <command> [args...]
+
+        Commands provided by this installation:
+          run     run a job script (used in the shebang: #!/usr/bin/env -S qq run)
+          info    show the state of jobs from their .qqinfo files
+          wipe    delete a job's working directory on scratch
+          clear   remove runtime files of finished jobs
+
+        Other commands (submit, kill, ...) are passed to the Python qq (QQ_DELEGATE, or the next
+        'qq' on PATH).
+        """
+
+    /// Returns only when it could not exec; the value is the exit code.
+    public static func main(arguments: [String], environment env: Environment) -> Int32 {
+        guard let sub = arguments.first else {
+            writeError(usage + "\n")
+            return 2
+        }
+        switch sub {
+        case "--help", "-h":
+            print(usage)
+            return 0
+        case "--version":
+            print("qq \(QQVersion.version)")
+            return 0
+        default:
+            break
+        }
+        let rest = Array(arguments.dropFirst())
+        if ownSubcommands.contains(sub) {
+            let tool = "qq-" + sub
+            var candidates: [String] = []
+            if let dir = ownDirectory(environment: env) { candidates.append(dir + "/" + tool) }
+            if let onPath = findExecutable(tool, path: env["PATH"]) { candidates.append(onPath) }
+            guard let path = candidates.first(where: { access($0, X_OK) == 0 }) else {
+                writeError("qq: cannot execute '\(tool)': not found in the directory of qq or on PATH\n")
+                return 127
+            }
+            exec(path, [tool] + rest, env)
+            writeError("qq: cannot execute '\(tool)': \(String(cString: strerror(errno)))\n")
+            return 127
+        }
+        return delegate(sub: sub, arguments: arguments, environment: env)
+    }
+
+    /// R15: `QQ_DELEGATE`, else the next `qq` on PATH that is not this file; pid-guarded.
+    static func delegate(sub: String, arguments: [String], environment env: Environment) -> Int32 {
+        let notProvided = "qq: '\(sub)' is not provided by this installation (it is part of the Python qq).\n"
+        if env["QQ_FRONT_DELEGATED"] == String(getpid()) {
+            writeError(notProvided)
+            return 2
+        }
+        var target: String?
+        if let d = env.nonEmpty("QQ_DELEGATE") {
+            target = findExecutable(d, path: env["PATH"])
+        } else {
+            let me = FileSystem.stat("/proc/self/exe")
+            for dir in (env["PATH"] ?? "").split(separator: ":") {
+                let candidate = String(dir) + "/qq"
+                guard let st = FileSystem.stat(candidate), st.isRegular, access(candidate, X_OK) == 0 else { continue }
+                if let me, me.device == st.device, me.inode == st.inode { continue }
+                target = candidate
+                break
+            }
+        }
+        guard let target else {
+            writeError(notProvided)
+            return 2
+        }
+        var childEnv = env
+        childEnv["QQ_FRONT_DELEGATED"] = String(getpid())
+        exec(target, [target] + arguments, childEnv)
+        writeError("qq: cannot execute '\(target)': \(String(cString: strerror(errno)))\n")
+        return 127
+    }
+
+    /// The directory of the running executable: /proc/self/exe, else argv[0] on PATH (R14).
+    static func ownDirectory(environment env: Environment) -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        if n > 0 { return FileSystem.directoryName(String(cString: buf)) }
+        let argv0 = CommandLine.arguments.first ?? ""
+        if argv0.contains("/") { return FileSystem.directoryName(argv0) }
+        return findExecutable(argv0, path: env["PATH"]).map(FileSystem.directoryName)
+    }
+
+    private static func exec(_ path: String, _ argv: [String], _ env: Environment) {
+        let cArgs = argv.map { strdup($0) } + [nil]
+        let cEnv = env.entries.map { strdup($0) } + [nil]
+        execve(path, cArgs, cEnv)
+        cArgs.forEach { free($0) }
+        cEnv.forEach { free($0) }
+    }
+
+    private static func writeError(_ s: String) {
+        var bytes = Array(s.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}

@@ -1,0 +1,423 @@
+import CQQSystem
+import Glibc
+
+/// The files qq-run keeps at the top of a scratch work dir; never staged in or out (§2).
+let controlFileNames: Set<PathBytes> = [PathBytes(".qq-run-marker".utf8), PathBytes(".qq-run-manifest".utf8),
+                                        PathBytes(".qq-run-not-copied".utf8)]
+
+extension Runner {
+    // MARK: Step 10: stage-in (R85, R86)
+
+    func stageIn(into workDir: String) throws(RunFailure) -> StageInStats {
+        guard let record = state?.record else { throw .internalError("no state file") }
+        let inputDir = record.inputDir
+        var filter = StageFilter()
+        let infoName = FileSystem.baseName(infoPath)
+        if FileSystem.directoryName(infoPath) == inputDir { filter.topLevelNames.insert(PathBytes(infoName.utf8)) }
+        filter.topLevelNames.insert(PathBytes(replacingSuffix(of: record.jobName, with: ".qqout").utf8))
+        filter.topLevelNames.insert(PathBytes(record.stdoutFile.utf8))
+        filter.topLevelNames.insert(PathBytes(record.stderrFile.utf8))
+        filter.topLevelNames.formUnion(controlFileNames)
+        filter.topLevelPrefixes = [PathBytes(".\(infoName).tmp-".utf8), PathBytes(".\(infoName).replaced-".utf8)]
+        for fd in [1, 2] {
+            var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink("/proc/self/fd/\(fd)", &buf, buf.count - 1)
+            guard n > 0 else { continue }
+            let target = String(cString: buf)
+            if target.hasPrefix(inputDir + "/") { filter.addExclude(String(target.dropFirst(inputDir.count + 1)), anchored: true) }
+        }
+        for entry in record.excludedFiles {
+            if entry.hasPrefix("/") {
+                if entry.hasPrefix(inputDir + "/") {
+                    filter.addExclude(String(entry.dropFirst(inputDir.count + 1)))
+                } else {
+                    Log.warning("Exclusion '\(entry)' lies outside the input directory '\(inputDir)'; ignored.")
+                }
+            } else {
+                filter.addExclude(entry)
+            }
+        }
+        let included = record.includedFiles.map { FileSystem.normalizeLexically($0, relativeTo: inputDir) }
+        for path in included where FileSystem.lstat(path) == nil {
+            throw .error("Included path '\(path)' does not exist.")
+        }
+        let engine = CopyEngine(shouldStop: { [supervisor] in supervisor.stopRequested.load(ordering: .acquiring) })
+        let stageFilter = filter
+        let result: (CopyStatistics, Manifest) = supervisor.runBlocking(tickInterval: heartbeatInterval, tick: { self.heartbeat() }) {
+            var manifest = Manifest()
+            var stats = engine.stageIn(from: inputDir, to: workDir, filter: stageFilter, manifest: &manifest)
+            let t0 = monotonicSeconds()
+            for path in included where stats.failures.isEmpty {
+                engine.stageInPath(path, intoDirectory: workDir, name: PathBytes(FileSystem.baseName(path).utf8),
+                                   manifest: &manifest, stats: &stats)
+            }
+            stats.seconds += monotonicSeconds() - t0
+            return (stats, manifest)
+        }
+        try checkpoint()
+        let (stats, newManifest) = result
+        if let first = stats.failures.first {
+            let more = stats.failures.count > 1 ? " (and \(stats.failures.count - 1) more)" : ""
+            throw .error("Stage-in failed: \(first)\(more).")
+        }
+        manifest = newManifest
+        Log.info("Staged in \(stats.files) files (\(Size.format(bytes: stats.bytes))) in \(formatSeconds(stats.seconds)) s.")
+        return StageInStats(files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds))
+    }
+
+    // MARK: Steps 11–13
+
+    /// R55: the job's nodes from the environment, without asking the scheduler.
+    func nodeList() -> [String] {
+        guard system.isSlurmFamily else { return [host] }
+        guard let list = jobEnv.nodeList, !list.isEmpty else {
+            Log.warning("SLURM_JOB_NODELIST is not set; recording this host as the only node.")
+            return [host]
+        }
+        do {
+            return try expandHostlist(list)
+        } catch {
+            Log.warning("Cannot expand the node list '\(list)': \(error); recording this host as the only node.")
+            return [host]
+        }
+    }
+
+    /// R89: the interpreter on PATH, or an absolute executable.
+    func resolveInterpreter() throws(RunFailure) -> String {
+        let name = state?.record.interpreter ?? settings.defaultInterpreter
+        if name.hasPrefix("/") {
+            if let st = FileSystem.stat(name), st.isRegular, access(name, X_OK) == 0 { return name }
+        } else if let found = findExecutable(name, path: env["PATH"]) {
+            return found
+        }
+        throw .error("Interpreter '\(name)' is not available on node '\(host)'.")
+    }
+
+    /// R71 (qq-managed: `<work_dir>/<script_name>`), R73 (plain: the path given).
+    func resolveScriptPath(workDir: String) throws(RunFailure) -> String {
+        let path: String
+        switch mode {
+        case .managed: path = workDir + "/" + (state?.record.scriptName ?? "")
+        case .plain: path = FileSystem.normalizeLexically(arguments.script ?? "", relativeTo: initialDirectory)
+        }
+        guard FileSystem.stat(path) != nil else { throw .error("Script '\(path)' does not exist.") }
+        return mode == .plain ? (arguments.script ?? path) : path
+    }
+
+    /// R90: stdout/stderr files, environment (R91), spawn.
+    func spawnScript(interpreter: String, scriptPath: String, workDir: String) throws(RunFailure) {
+        guard let state else { throw .internalError("no state file") }
+        let record = state.record
+        let out = try openLog(workDir + "/" + record.stdoutFile)
+        defer { close(out) }
+        let err = try openLog(workDir + "/" + record.stderrFile)
+        defer { close(err) }
+        let scriptEnv = ScriptEnvironment.build(base: env, record: record, infoPath: infoPath, workDir: workDir,
+                                                walltimeSeconds: walltimeSeconds, inheritedInfoIgnored: inheritedInfoIgnored)
+        // A relative plain-mode path is relative to the initial directory, not the work dir.
+        let argPath = scriptPath.hasPrefix("/") ? scriptPath : FileSystem.normalizeLexically(scriptPath, relativeTo: initialDirectory)
+        let takeTerminal = system == .local && isatty(0) == 1
+        try checkpoint()
+        if let code = supervisor.spawnScript(executable: interpreter, arguments: [argPath] + arguments.scriptArguments,
+                                             environment: scriptEnv.entries, workDir: workDir,
+                                             stdoutFD: out, stderrFD: err, takeTerminal: takeTerminal) {
+            throw .error("Failed to execute script '\(scriptPath)': \(String(cString: strerror(code)))")
+        }
+        scriptStarted = true
+    }
+
+    private func openLog(_ path: String) throws(RunFailure) -> Int32 {
+        if let st = FileSystem.lstat(path), st.isSymlink { unlink(path) }
+        let fd = cqq_openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o666)
+        if fd < 0 { throw .error(SystemError.fromErrno("create", path).description) }
+        return fd
+    }
+
+    // MARK: Steps 15–19: finalize
+
+    func finalize() -> Int32 {
+        guard let state, let workDir else { return 99 }
+        let rc = supervisor.scriptExitCode ?? 99
+        let leftovers = supervisor.terminateProcessTree(grace: grace)            // R95
+        if leftovers > 0 { Log.info("Terminated \(leftovers) leftover process(es) of the script.") }
+        let usage = currentUsage()
+        Log.info("Finalizing the execution.")
+        if !state.stopped {
+            state.pendingSignals.append(contentsOf: supervisor.pendingWarnings)
+            supervisor.pendingWarnings.removeAll()
+            let w4 = state.write(retry: retryPolicy, stop: supervisor) { r in
+                r.phase = .stageOut
+                r.usage = usage
+            }
+            noteForeign(w4)
+        }
+        let policy = TransferPolicy(state.record.effectiveTransferMode)
+        for t in policy.ignored { Log.warning("Unknown transfer mode '\(t)' ignored.") }
+        let transfer = policy.transfers(exitCode: rc)
+        var stageOut: StageOutStats?
+        var synchronized: Bool?
+        var errorText: String?
+        if state.record.usesScratch {
+            let outcome = stageOutResults(workDir: workDir, transfer: transfer)
+            stageOut = outcome.stats
+            synchronized = outcome.synchronized
+            errorText = outcome.error
+        }
+        if let sig = supervisor.terminationSignal {
+            // R109: a signal during stage-out; the work dir is kept.
+            return finishKilled(signal: sig, scriptExitCode: rc, stageOut: stageOut, usage: usage)
+        }
+        let failedStageOut = errorText != nil
+        let jobExitCode = failedStageOut && rc == 0 ? 91 : rc
+        if !state.stopped {
+            let w5 = state.write(retry: retryPolicy) { r in
+                r.jobState = jobExitCode == 0 ? .finished : .failed
+                r.phase = .done
+                r.completionTime = Timestamp.now()
+                r.jobExitCode = jobExitCode
+                r.scriptExitCode = failedStageOut && rc == 0 ? 0 : nil
+                r.error = errorText
+                r.stageOut = stageOut
+                r.usage = usage
+                r.synchronized = synchronized
+            }
+            noteForeign(w5)
+            if case .failed(let why) = w5 {
+                Log.error("Could not update qq info file '\(infoPath)' at JOB COMPLETION: \(why).")
+            } else if w5 == .locked {
+                Log.error("Could not update qq info file '\(infoPath)' at JOB COMPLETION: the file is locked.")
+            }
+        }
+        if endWithForeign {
+            Log.error("Fatal qq run error: the info file '\(infoPath)' was changed by someone else during the job.")
+            Log.error("Failure state was NOT logged into the job info file.")
+            return 93
+        }
+        Log.info("Job completed with an exit code of \(jobExitCode).")
+        return Int32(truncatingIfNeeded: jobExitCode)
+    }
+
+    private func noteForeign(_ outcome: StateKeeper.Outcome) {
+        switch outcome {
+        case .killedElsewhere, .otherJob:
+            if !endWithForeign {
+                Log.warning("The info file now says '\(outcome == .killedElsewhere ? "killed" : "another job")'; no further updates will be written.")
+            }
+            endWithForeign = true
+        default: break
+        }
+    }
+
+    func currentUsage() -> Usage {
+        Usage(maxRSS: supervisor.maxRSS, userCPU: roundedSeconds(supervisor.userCPU), sysCPU: roundedSeconds(supervisor.sysCPU))
+    }
+
+    /// R98–R100: copy back, verify, and remove the work dir only when everything is back.
+    private func stageOutResults(workDir: String, transfer: Bool) -> (stats: StageOutStats, synchronized: Bool, error: String?) {
+        guard let record = state?.record else { return (StageOutStats(mode: .logsOnly), false, nil) }
+        let inputDir = record.inputDir
+        let engine = CopyEngine()
+        if !transfer {
+            let logs = [record.stdoutFile, record.stderrFile]
+            let stats = supervisor.runBlocking(tickInterval: heartbeatInterval, tick: { self.heartbeat() }) {
+                engine.copyTopLevelFiles(logs, from: workDir, to: inputDir)
+            }
+            Log.info("Staged out \(stats.files) files (\(Size.format(bytes: stats.bytes))) in \(formatSeconds(stats.seconds)) s.")
+            Log.info("Keeping working directory '\(workDir)' (the transfer policy does not match exit code \(supervisor.scriptExitCode ?? -1)).")
+            let out = StageOutStats(mode: .logsOnly, files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds),
+                                    errors: stats.failures.count)
+            let err = stats.failures.first.map { "Stage-out failed for \(stats.failures.count) file(s); the logs remain in \(workDir). First: \($0)" }
+            return (out, false, err)
+        }
+        let includedNames = Set(record.includedFiles.map { PathBytes(FileSystem.baseName($0).utf8) })
+        let manifest = self.manifest
+        let result = supervisor.runBlocking(tickInterval: heartbeatInterval, tick: { self.heartbeat() }) {
+            engine.stageOut(from: workDir, to: inputDir, manifest: manifest, controlFiles: controlFileNames, includedNames: includedNames)
+        }
+        let stats = result.stats
+        for path in result.deleted { Log.debug("Deleted in the work dir by the script: '\(path.displayText)'.") }
+        var out = StageOutStats(mode: .transfer, files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds),
+                                errors: stats.failures.count, deleted: result.deleted.count)
+        Log.info("Staged out \(stats.files) files (\(Size.format(bytes: stats.bytes))) in \(formatSeconds(stats.seconds)) s.")
+        var keepReason: String?
+        var error: String?
+        if !stats.failures.isEmpty {
+            let paths = stats.failures.map { $0.path.displayText }
+            out.notCopied = paths.count
+            out.notCopiedPaths = Array(paths.prefix(20))
+            writeNotCopiedList(stats.failures.map { $0.path }, in: workDir)
+            Log.error("Could not copy back \(paths.count) file(s): \(stats.failures.prefix(20).map { $0.description }.joined(separator: "; ")).")
+            error = "Stage-out failed for \(paths.count) file(s); results remain in \(workDir)."
+            keepReason = "\(paths.count) file(s) were not copied back"
+        }
+        if !result.underIncludedPaths.isEmpty {
+            for name in includedNames {
+                let under = result.underIncludedPaths.filter { $0.starts(with: name) }.prefix(20).map { "'\($0.displayText)'" }
+                if !under.isEmpty {
+                    Log.warning("Results under included path '\(name.displayText)' were not copied back; they remain in '\(workDir)': \(under.joined(separator: ", ")).")
+                }
+            }
+            keepReason = keepReason ?? "results under included paths were not copied back"
+        }
+        if keepReason == nil && (FileSystem.isSameOrInside(workDir, inputDir) || FileSystem.isSameOrInside(inputDir, workDir)) {
+            keepReason = "it is the input directory or contains it"
+        }
+        if let keepReason {
+            Log.info("Keeping working directory '\(workDir)' (\(keepReason)).")
+            return (out, false, error)
+        }
+        guard let root = workDirRoot else {
+            Log.info("Keeping working directory '\(workDir)' (its scratch root is unknown).")
+            return (out, false, nil)
+        }
+        do {
+            let removal = try SafeDelete.deleteDirectory(workDir, under: root)
+            if removal.gone {
+                Log.info("Removed working directory '\(workDir)'.")
+                return (out, true, nil)
+            }
+            Log.warning("Could not remove working directory '\(workDir)': \(removal.errors.prefix(3).joined(separator: "; ")).")
+        } catch {
+            Log.warning("Could not remove working directory '\(workDir)': \(error)")
+        }
+        return (out, false, nil)
+    }
+
+    /// `.qq-run-not-copied`: every path that stage-out could not copy, one per line (R100, R12a).
+    private func writeNotCopiedList(_ paths: [PathBytes], in workDir: String) {
+        let text = paths.map { $0.displayText }.joined(separator: "\n") + "\n"
+        try? InfoFile.writeAtomically(text, to: workDir + "/.qq-run-not-copied", modeIfNew: 0o600)
+    }
+
+    // MARK: Signals (§8)
+
+    /// R108: a terminating signal while the script runs.
+    func terminateDuringScript(signal sig: Int32) -> Int32 {
+        Log.info("Received SIG\(signalName(sig)), initiating shutdown.")
+        if let pid = supervisor.scriptPID {
+            kill(-pid, sig == SIGINT ? SIGINT : SIGTERM)
+            kill(-pid, SIGCONT)
+        }
+        Log.info("Cleaning up: terminating subprocess.")
+        let provisional = provisionalKillReason(sig)
+        let k1 = writeK1(reason: provisional, phase: .rescue)
+        let reasonQuery = startKillReasonQuery()
+        supervisor.terminateProcessTree(first: 0, grace: grace)
+        let scriptCode = supervisor.scriptExitCode
+        let reason = reasonQuery?() ?? provisional
+        var stageOut: StageOutStats?
+        if let record = state?.record, record.usesScratch, let workDir, FileSystem.stat(workDir) != nil {
+            stageOut = rescueLogs(workDir: workDir, inputDir: record.inputDir)
+        }
+        if k1 { writeK2(reason: reason, stageOut: stageOut, scriptExitCode: nil) }
+        _ = scriptCode
+        Log.error("Execution was terminated by SIG\(signalName(sig)).")
+        return 128 + sig
+    }
+
+    /// R109: a signal during stage-out; results copied so far stay, the work dir is kept.
+    private func finishKilled(signal sig: Int32, scriptExitCode rc: Int, stageOut: StageOutStats?, usage: Usage) -> Int32 {
+        Log.info("Received SIG\(signalName(sig)), initiating shutdown.")
+        var out = stageOut ?? StageOutStats(mode: .rescue)
+        out.mode = .rescue
+        let reason = provisionalKillReason(sig)
+        if writeK1(reason: reason, phase: .rescue) {
+            writeK2(reason: startKillReasonQuery()?() ?? reason, stageOut: out, scriptExitCode: rc)
+        }
+        Log.error("Execution was terminated by SIG\(signalName(sig)).")
+        return 128 + sig
+    }
+
+    /// R109: a signal before the script started: remove what this attempt staged, write killed once.
+    func terminateBeforeScript(signal sig: Int32) -> Int32 {
+        Log.info("Received SIG\(signalName(sig)), initiating shutdown.")
+        removeWorkDirCreatedByThisAttempt()
+        if let state, !state.stopped {
+            let reason = provisionalKillReason(sig)
+            let outcome = state.write { r in
+                r.jobState = .killed
+                r.phase = .done
+                r.completionTime = Timestamp.now()
+                r.killReason = reason
+                r.jobExitCode = nil
+            }
+            if outcome != .written { Log.info("The info file was left untouched (\(outcome)).") }
+        }
+        Log.error("Execution was terminated by SIG\(signalName(sig)).")
+        return 128 + sig
+    }
+
+    /// K1: `killed` at once, one immediate retry at most (R108 step 3).
+    private func writeK1(reason: KillReason, phase: Phase) -> Bool {
+        guard let state, !state.stopped else { return false }
+        var outcome = StateKeeper.Outcome.failed("")
+        for _ in 0..<2 {
+            state.wroteKilled = true
+            outcome = state.write { r in
+                r.jobState = .killed
+                r.phase = phase
+                r.completionTime = Timestamp.now()
+                r.killReason = reason
+                r.jobExitCode = nil
+            }
+            if case .failed = outcome { continue }
+            break
+        }
+        switch outcome {
+        case .written: return true
+        case .killedElsewhere: Log.info("The info file already says 'killed'; it is left untouched.")
+        case .locked: Log.info("The info file is locked; it is left untouched.")
+        default: Log.info("The info file was left untouched (\(outcome)).")
+        }
+        return false
+    }
+
+    /// K2: the final `killed` write.
+    private func writeK2(reason: KillReason, stageOut: StageOutStats?, scriptExitCode: Int?) {
+        guard let state else { return }
+        let usage = currentUsage()
+        let outcome = state.write { r in
+            r.phase = .done
+            r.killReason = reason
+            r.stageOut = stageOut
+            r.usage = usage
+            r.scriptExitCode = scriptExitCode
+            r.synchronized = r.usesScratch ? false : nil
+        }
+        if outcome != .written { Log.error("Could not update qq info file '\(infoPath)' after the kill: \(outcome).") }
+    }
+
+    /// R112's provisional reason.
+    func provisionalKillReason(_ sig: Int32) -> KillReason {
+        if let start = state?.record.startTime, let w = walltimeSeconds ?? state?.record.resources.walltime.flatMap(parseWalltime),
+           Int(time(nil)) >= start.epochSeconds + w - 60 {
+            return .timeout
+        }
+        return sig == SIGTERM || sig == SIGINT ? .cancelled : .signal
+    }
+
+    /// R112: for Slurm, one `scontrol show job` during the grace period refines the reason.
+    /// Returns a function that waits for the answer (nil when there is no query).
+    func startKillReasonQuery() -> (() -> KillReason?)? {
+        guard system.isSlurmFamily, let query = killReasonQuery else { return nil }
+        let box = ResultBox<KillReason?>()
+        let id = jobID
+        startThread { box.set(query(id)) }
+        return { [supervisor] in
+            let deadline = monotonicSeconds() + 3
+            supervisor.serve(until: { box.isSet }, deadline: deadline)
+            return box.isSet ? box.take() : nil
+        }
+    }
+
+    /// R113 (logs part): `.out` and `.err` first, each one attempt.
+    private func rescueLogs(workDir: String, inputDir: String) -> StageOutStats {
+        guard let record = state?.record else { return StageOutStats(mode: .rescue) }
+        let stats = CopyEngine().copyTopLevelFiles([record.stdoutFile, record.stderrFile], from: workDir, to: inputDir)
+        Log.info("Rescued \(stats.files) files (\(Size.format(bytes: stats.bytes))); \(stats.failures.count) not copied (budget exhausted).")
+        Log.info("Keeping working directory '\(workDir)' (the job was killed).")
+        return StageOutStats(mode: .rescue, files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds),
+                             errors: stats.failures.count, notCopied: stats.failures.count,
+                             notCopiedPaths: stats.failures.prefix(20).map { $0.path.displayText })
+    }
+}
