@@ -35,21 +35,21 @@ public enum InfoFileLoadError: Error, Sendable, Hashable, CustomStringConvertibl
 public enum InfoFileCodec {
     /// Parses the text of a state file (R34–R36). `path` is only used in error messages.
     public static func decode(_ text: String, path: String) throws(InfoFileError) -> InfoRecord {
-        fatalError("InfoFileCodec.decode not written yet")
+        try decodeInfo(bytes: Array(text.utf8), path: path)
     }
 
     /// Serialises a record in qq's field order with every string quoted (R29–R33),
     /// ending in `\n\n`.
     public static func encode(_ record: InfoRecord) -> String {
-        fatalError("InfoFileCodec.encode not written yet")
+        encodeInfo(record)
     }
 
     public static func decodeMarker(_ text: String, path: String) throws(InfoFileError) -> WorkDirMarker {
-        fatalError("InfoFileCodec.decodeMarker not written yet")
+        try decodeMarker(bytes: Array(text.utf8), path: path)
     }
 
     public static func encodeMarker(_ marker: WorkDirMarker) -> String {
-        fatalError("InfoFileCodec.encodeMarker not written yet")
+        encodeMarkerText(marker)
     }
 }
 
@@ -59,7 +59,23 @@ public enum InfoFile {
     /// times, `retryDelay` seconds apart (R37: 3 × 200 ms), before it is reported invalid.
     public static func load(path: String, tornReadRetries: Int = 3, retryDelay: Double = 0.2)
         throws(InfoFileLoadError) -> InfoRecord {
-        fatalError("InfoFile.load not written yet")
+        var attempt = 0
+        var previous: [UInt8]? = nil
+        while true {
+            let bytes: [UInt8]
+            do { bytes = try InfoFileIO.readAll(path: path) } catch { throw .unreadable(error) }
+            do {
+                let record = try InfoFileCodec.decodeInfo(bytes: bytes, path: path)
+                // A file cut short by a truncate-then-write writer may still parse. qq's files end
+                // in a newline, so one that does not is read again to see whether it is still changing.
+                if bytes.last == 10 || attempt >= tornReadRetries || previous == bytes { return record }
+            } catch {
+                if attempt >= tornReadRetries { throw .invalid(error) }
+            }
+            previous = bytes
+            attempt += 1
+            InfoFileIO.sleep(seconds: retryDelay)
+        }
     }
 
     /// Writes `text` to `path` atomically (R38): temp file `.<name>.tmp-<pid>-<random>` in the same
@@ -67,23 +83,85 @@ public enum InfoFile {
     /// is none), rename, fsync of the directory; the temp file is removed on any failure.
     public static func writeAtomically(_ text: String, to path: String, modeIfNew: mode_t = 0o666)
         throws(SystemError) {
-        fatalError("InfoFile.writeAtomically not written yet")
+        var st = stat()
+        let mode = stat(path, &st) == 0 ? st.st_mode & 0o777 : modeIfNew & ~InfoFileIO.currentUmask() & 0o777
+        let tmp = try InfoFileIO.createTemp(Array(text.utf8), for: path, mode: mode)
+        guard rename(tmp, path) == 0 else {
+            let e = SystemError.fromErrno("replace", path)
+            unlink(tmp)
+            throw e
+        }
+        InfoFileIO.syncDirectory(of: path)
     }
 
     /// Creates `path` only if the name is free (R40: temp file + `link()`); returns false when the
     /// name is taken (EEXIST), throws on other errors.
     public static func claim(_ text: String, at path: String) throws(SystemError) -> Bool {
-        fatalError("InfoFile.claim not written yet")
+        let mode = 0o666 & ~InfoFileIO.currentUmask()
+        let tmp = try InfoFileIO.createTemp(Array(text.utf8), for: path, mode: mode)
+        defer { unlink(tmp) }
+        if link(tmp, path) == 0 {
+            InfoFileIO.syncDirectory(of: path)
+            return true
+        }
+        if errno == EEXIST { return false }
+        throw SystemError.fromErrno("create", path)
     }
 
     /// Replaces a dead job's file (R40): rename the old file to `.<name>.replaced-<pid>`, claim the
     /// name with `link()`, delete the renamed file. Returns false if another process won a race.
     public static func replaceDead(_ text: String, at path: String) throws(SystemError) -> Bool {
-        fatalError("InfoFile.replaceDead not written yet")
+        // The new file gets new-file permissions: the old one may carry qq kill's lock (R44).
+        let mode = 0o666 & ~InfoFileIO.currentUmask()
+        let tmp = try InfoFileIO.createTemp(Array(text.utf8), for: path, mode: mode)
+        defer { unlink(tmp) }
+        let name = InfoFileIO.split(path).name
+        let replaced = InfoFileIO.sibling(of: path, named: ".\(name).replaced-\(getpid())")
+        if rename(path, replaced) != 0 {
+            // Gone already: another process won the rename.
+            if errno == ENOENT { return false }
+            throw SystemError.fromErrno("rename", path)
+        }
+        defer { unlink(replaced) }
+        if link(tmp, path) == 0 {
+            InfoFileIO.syncDirectory(of: path)
+            return true
+        }
+        if errno == EEXIST { return false }
+        throw SystemError.fromErrno("create", path)
     }
 
     /// Reads a work-dir marker with `O_NOFOLLOW` (R45, R134).
     public static func loadMarker(path: String) throws(InfoFileLoadError) -> WorkDirMarker {
-        fatalError("InfoFile.loadMarker not written yet")
+        let bytes: [UInt8]
+        do { bytes = try InfoFileIO.readAll(path: path, extraFlags: O_NOFOLLOW) } catch { throw .unreadable(error) }
+        do { return try InfoFileCodec.decodeMarker(bytes: bytes, path: path) } catch { throw .invalid(error) }
+    }
+
+    /// Encodes `record` and writes it atomically (R38). The R39 reload-check is the caller's.
+    public static func writeRecord(_ record: InfoRecord, to path: String) throws(SystemError) {
+        try writeAtomically(InfoFileCodec.encode(record), to: path)
+    }
+
+    /// Encodes `marker` and writes it atomically with mode 0600 for a new file (R45).
+    public static func writeMarker(_ marker: WorkDirMarker, to path: String) throws(SystemError) {
+        try writeAtomically(InfoFileCodec.encodeMarker(marker), to: path, modeIfNew: 0o600)
+    }
+
+    /// `lstat` of `path`: permission bits, mtime in nanoseconds and size, for R39's check right
+    /// before the rename. nil when the file cannot be stat'ed.
+    public static func fileStatus(path: String) -> (mode: mode_t, mtimeNanos: Int64, size: Int64)? {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return nil }
+        let (sec, overflow1) = Int64(st.st_mtim.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+        let (nanos, overflow2) = sec.addingReportingOverflow(Int64(st.st_mtim.tv_nsec))
+        return (st.st_mode & 0o7777, overflow1 || overflow2 ? Int64.max : nanos, Int64(st.st_size))
+    }
+}
+
+extension InfoFileCodec {
+    /// Parses state-file bytes (invalid UTF-8 is read as U+FFFD). `path` is only for messages.
+    public static func decode(bytes: [UInt8], path: String) throws(InfoFileError) -> InfoRecord {
+        try decodeInfo(bytes: bytes, path: path)
     }
 }
