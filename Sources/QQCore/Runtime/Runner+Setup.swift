@@ -124,7 +124,10 @@ extension Runner {
         }
         func attempt() throws(LoadProblem) -> InfoRecord {
             let r: InfoRecord
-            do { r = try InfoFile.load(path: infoPath) } catch let e { throw LoadProblem.load(e) }
+            switch Result(catching: { () throws(InfoFileLoadError) -> InfoRecord in try InfoFile.load(path: infoPath) }) {
+            case .success(let loaded): r = loaded
+            case .failure(let e): throw LoadProblem.load(e)
+            }
             if system != .local, !sameJob(r.jobID, jobID) { throw LoadProblem.otherJob(r.jobID) }
             return r
         }

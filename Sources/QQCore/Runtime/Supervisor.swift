@@ -243,39 +243,41 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
     }
 
     /// Terminates the script's process group and every adopted orphan (R95, R108 step 5): `first`
-    /// to the group plus SIGCONT, SIGTERM to the orphans, then SIGKILL to whatever is left when
-    /// `grace` seconds have passed; repeats until nothing is left. Returns how many processes it
-    /// found (the script's main process excluded).
+    /// to the group plus SIGCONT (0: the caller already signalled the group), SIGTERM once to each
+    /// orphan, then SIGKILL to whatever is left when `grace` seconds have passed; repeats until
+    /// nothing is left. Returns how many processes it found besides the script's main process.
     @discardableResult
     public func terminateProcessTree(first: Int32 = SIGTERM, grace: Double) -> Int {
         let deadline = monotonicSeconds() + grace
         var seen = Set<pid_t>()
-        var killed = false
-        var rounds = 0
+        var signaled = Set<pid_t>()
+        var killing = false
+        var groupSignaled = first == 0
         while true {
             reap()
-            let children = childProcesses().filter { $0 != scriptPID || scriptStatus == nil }
+            // The script's main process is reached through its group, never signalled on its own.
+            let orphans = childProcesses().filter { $0 != scriptPID }
             let group = groupAlive()
-            if children.isEmpty && !group { break }
-            for c in children where c != scriptPID { seen.insert(c) }
+            if orphans.isEmpty && !group { break }
+            seen.formUnion(orphans)
             if group, let pid = scriptPID { for p in processesInGroup(pid) where p != pid { seen.insert(p) } }
-            let late = monotonicSeconds() >= deadline
-            if late && !killed {
-                killed = true
-                if let pid = scriptPID { kill(-pid, SIGKILL) }
-                for c in children { kill(c, SIGKILL) }
-            } else if !killed && rounds == 0 {
-                if let pid = scriptPID, group { kill(-pid, first); kill(-pid, SIGCONT) }
-                for c in children { kill(c, SIGTERM); kill(c, SIGCONT) }
-            } else if killed {
+            if !killing && monotonicSeconds() >= deadline { killing = true }
+            if killing {
                 if let pid = scriptPID, group { kill(-pid, SIGKILL) }
-                for c in children { kill(c, SIGKILL) }
+                for c in orphans { kill(c, SIGKILL) }
             } else {
-                // New orphans re-parented to us since the first round get their SIGTERM too.
-                for c in children where !seen.contains(c) { kill(c, SIGTERM) }
+                if !groupSignaled, let pid = scriptPID, group {
+                    kill(-pid, first)
+                    kill(-pid, SIGCONT)
+                    groupSignaled = true
+                }
+                for c in orphans where !signaled.contains(c) {
+                    kill(c, SIGTERM)
+                    kill(c, SIGCONT)
+                    signaled.insert(c)
+                }
             }
-            rounds += 1
-            waitForEvents(timeout: killed ? 0.02 : min(0.05, max(0, deadline - monotonicSeconds())))
+            waitForEvents(timeout: killing ? 0.02 : min(0.05, max(0, deadline - monotonicSeconds())))
         }
         reap()
         return seen.count
