@@ -118,7 +118,7 @@ extension Runner {
             var description: String {
                 switch self {
                 case .load(let e): return e.description
-                case .otherJob(let id): return "the file holds job '\(id)'"
+                case .otherJob(let id): return "the info file still holds job '\(id)'"
                 }
             }
         }
