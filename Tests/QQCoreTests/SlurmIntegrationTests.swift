@@ -459,7 +459,8 @@ struct SlurmIntegrationTests {
     }
 
     // Scenario 15, as the unprivileged user
-    @Test("Scenario 15 as qqtest: <root>/<user> owned by another uid -> <user>2")
+    @Test("Scenario 15 as qqtest: <root>/<user> owned by another uid -> <user>2",
+          .enabled(if: SlurmCluster.shouldRunAsOtherUser, "submitting as qqtest needs root"))
     func fallbackUserUnprivileged() throws {
         try SlurmCluster.require()
         let user = try #require(TestUser.lookup(TestUser.unprivilegedName),

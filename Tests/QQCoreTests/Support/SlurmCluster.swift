@@ -325,6 +325,9 @@ enum SlurmCluster {
         }
     }
 
+    /// Tests that submit as the unprivileged user need root (runuser).
+    static var shouldRunAsOtherUser: Bool { fullMode || (available && getuid() == 0) }
+
     static var binariesBuilt: Bool { access("\(repoRoot)/.build/debug/qq-run", X_OK) == 0 }
     static var shouldRunLocal: Bool { fullMode || binariesBuilt }
 
@@ -521,7 +524,10 @@ extension SlurmCluster {
         return r.succeeded ? JobRecord.parse(r.stdout) : []
     }
 
-    static func record(_ id: String) -> JobRecord? { records(id).first { $0.jobID == id } ?? records(id).first }
+    static func record(_ id: String) -> JobRecord? {
+        let all = records(id)
+        return all.first { $0.jobID == id } ?? all.first
+    }
 
     /// Polls `scontrol show job <id> -o` every 0.2 s until every record of `id` is in a final state
     /// (the job left the queue). Returns the records.
@@ -598,6 +604,9 @@ enum StateFiles {
                 return type(v).__name__
             for k, v in d.items():
                 print(k + '\\t' + t(v))
+                if isinstance(v, dict):
+                    for k2, v2 in v.items():
+                        print(k + '.' + str(k2) + '\\t' + t(v2))
             """
         let r = Command.run(["/usr/bin/python3", "-c", program, path], timeout: 30)
         guard r.succeeded else { throw HarnessError("the YAML 1.1 reader rejected '\(path)':\n\(r)") }
@@ -628,6 +637,14 @@ enum StateFiles {
             if stringListKeys.contains(k), t != "list[str]" { problems.append("\(k) is \(t), not list[str]") }
             if intKeys.contains(k), t != "int" { problems.append("\(k) is \(t), not int") }
             if k == "synchronized", t != "bool" { problems.append("synchronized is \(t), not bool") }
+            if ["resources.walltime", "resources.work_dir"].contains(k), t != "str" { problems.append("\(k) is \(t), not str") }
+            if ["resources.nnodes", "resources.ncpus", "resources.ngpus", "resources.ncpus_per_node", "resources.ngpus_per_node"].contains(k),
+               t != "int" { problems.append("\(k) is \(t), not int") }
+            if ["stage_in.files", "stage_in.bytes", "stage_out.files", "stage_out.bytes", "usage.max_rss"].contains(k),
+               t != "int" { problems.append("\(k) is \(t), not int") }
+            if ["stage_in.seconds", "stage_out.seconds", "usage.user_cpu", "usage.sys_cpu"].contains(k),
+               t != "float" { problems.append("\(k) is \(t), not float") }
+            if k == "stage_out.mode", t != "str" { problems.append("\(k) is \(t), not str") }
         }
         return problems
     }
