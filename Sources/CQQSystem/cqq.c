@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <sys/ioctl.h>
 
 ssize_t cqq_copy_file_range(int fd_in, int fd_out, size_t len) {
 #ifdef SYS_copy_file_range
@@ -152,3 +153,9 @@ int cqq_tcsetpgrp(int fd, pid_t pgrp) {
 }
 
 long cqq_online_cpus(void) { return sysconf(_SC_NPROCESSORS_ONLN); }
+
+int cqq_terminal_columns(int fd) {
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) return -1;
+    return ws.ws_col;
+}
