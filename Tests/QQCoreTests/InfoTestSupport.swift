@@ -73,13 +73,9 @@ struct FakeCommands: ~Copyable {
     }
 }
 
-/// Test seam for decoding until (and after) the real codec lands; the real codec is used.
+/// Every test that needs a state file parsed goes through here, to the real codec.
 func decodeInfoText(_ text: String, path: String) throws(InfoFileError) -> InfoRecord {
-    #if QQ_TEMP_DECODER
-    return try TemporaryDecoder.decode(text, path: path)
-    #else
-    return try InfoFileCodec.decode(text, path: path)
-    #endif
+    try InfoFileCodec.decode(text, path: path)
 }
 
 /// An `InfoLoader` over `decodeInfoText`, without torn-read delays.
