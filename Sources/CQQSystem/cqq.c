@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <sys/syscall.h>
 #include <termios.h>
+#include <sys/ioctl.h>
 
 ssize_t cqq_copy_file_range(int fd_in, int fd_out, size_t len) {
 #ifdef SYS_copy_file_range
@@ -169,4 +170,10 @@ int cqq_sigset_all_catchable(sigset_t *set) {
         sigaddset(set, s);
     }
     return 0;
+}
+
+int cqq_terminal_columns(int fd) {
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) return -1;
+    return ws.ws_col;
 }

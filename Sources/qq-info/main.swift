@@ -1,2 +1,5 @@
+import Glibc
 import QQCore
-print(QQVersion.version)
+
+// Everything, option parsing included, lives in QQInfoCommand so it can be tested.
+exit(QQInfoCommand.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: Environment.current()))

@@ -75,6 +75,9 @@ int cqq_tcsetpgrp(int fd, pid_t pgrp);
 // The number of online CPUs.
 long cqq_online_cpus(void);
 
+// Width of the terminal on fd (TIOCGWINSZ), or -1 when fd is not a terminal or has no size.
+int cqq_terminal_columns(int fd);
+
 #endif
 
 #ifndef CQQ_H_SPAWN_EXTRA

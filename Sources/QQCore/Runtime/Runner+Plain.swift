@@ -31,7 +31,9 @@ extension Runner {
         } else {
             inputDir = initialDirectory.isEmpty ? (jobEnv.submitDir ?? "/") : initialDirectory
         }
-        var workDirType = options.workDir ?? defaultWorkDirType
+        // LUMI: the storage type chosen by the submitter counts as the work-dir type (R51).
+        let lumiType = system == .slurmLumi ? jobEnv.lumiScratchType.map { $0.lowercased() } : nil
+        var workDirType = options.workDir ?? lumiType ?? defaultWorkDirType
         if Resources(workDir: workDirType).usesScratch && isRefusedInputDir(inputDir) {
             if system == .local && !options.workDirExplicit {
                 Log.info("The script lies in '\(inputDir)'; running it in the input directory (work-dir=input_dir).")
@@ -200,10 +202,35 @@ extension Runner {
         return nil
     }
 
-    /// R82 case b: another job's file may be replaced only when that job has certainly ended.
+    /// R82 case b: another job's file may be replaced only when that job has certainly ended:
+    /// it is not possibly live (R58), and its file or an authoritative answer says it is over.
     func jobHasEnded(_ other: InfoRecord) -> Bool {
-        // Without a batch query the job's liveness is unknown: keep its file (case c).
-        endedJobCheck?(other) ?? false
+        let answer = batchSystem(named: other.batchSystem).queryJob(other.jobID, record: other, environment: env,
+                                                                   reaping: supervisor)
+        if answer.isBatchLive || hasFreshHeartbeat(other) { return false }
+        switch other.jobState {
+        case .finished, .failed, .killed:
+            return true
+        case .queued, .running:
+            switch answer {
+            case .notFound: return true
+            case .found(let r): return r.state == .finished || r.state == .failed
+            case .unavailable: return false
+            }
+        case .unknown:
+            return false
+        }
+    }
+
+    /// R58: a heartbeat younger than 3 × interval + `QQ_CLOCK_SKEW`, judged by the file's mtime.
+    private func hasFreshHeartbeat(_ r: InfoRecord) -> Bool {
+        guard r.heartbeat != nil, r.phase != .done else { return false }
+        let interval = Double(r.heartbeatInterval ?? 60)
+        guard interval > 0, let st = FileSystem.stat(r.inputDir + "/" + replacingSuffix(of: r.jobName, with: ".qqinfo")) else {
+            return false
+        }
+        let age = Double(time(nil)) - Double(st.mtimeSeconds)
+        return age < 3 * interval + settings.clockSkew
     }
 }
 

@@ -75,7 +75,7 @@ extension Runner {
             return [host]
         }
         do {
-            return try expandHostlist(list)
+            return try Hostlist.expand(list)
         } catch {
             Log.warning("Cannot expand the node list '\(list)': \(error); recording this host as the only node.")
             return [host]
@@ -399,14 +399,46 @@ extension Runner {
     /// R112: for Slurm, one `scontrol show job` during the grace period refines the reason.
     /// Returns a function that waits for the answer (nil when there is no query).
     func startKillReasonQuery() -> (() -> KillReason?)? {
-        guard system.isSlurmFamily, let query = killReasonQuery else { return nil }
+        guard system.isSlurmFamily else { return nil }
         let box = ResultBox<KillReason?>()
         let id = jobID
-        startThread { box.set(query(id)) }
+        var twoSeconds = env
+        twoSeconds["QQ_BATCH_TIMEOUT"] = "2"
+        let queryEnv = twoSeconds
+        let slurm = batchSystem(named: system)
+        let record = state?.record
+        let reaper = supervisor
+        startDetachedThread {
+            let answer = slurm.queryJob(id, record: record, environment: queryEnv, reaping: reaper)
+            box.set(answer.record.flatMap(killReason(from:)))
+        }
         return { [supervisor] in
             let deadline = monotonicSeconds() + 3
             supervisor.serve(until: { box.isSet }, deadline: deadline)
             return box.isSet ? box.take() : nil
+        }
+    }
+
+    /// R77: ask Slurm for the submission time and time limit while stage-in runs.
+    func startSchedulerRecordQuery() {
+        guard system.isSlurmFamily, mode == .plain else { return }
+        let box = ResultBox<BatchJobRecord?>()
+        schedulerRecord = box
+        var fiveSeconds = env
+        fiveSeconds["QQ_BATCH_TIMEOUT"] = "5"
+        let queryEnv = fiveSeconds
+        let slurm = batchSystem(named: system)
+        let (id, record, reaper) = (jobID, state?.record, supervisor)
+        startDetachedThread { box.set(slurm.queryJob(id, record: record, environment: queryEnv, reaping: reaper).record) }
+    }
+
+    /// R77 at W3: the learned submission time, and the time limit when the environment gave none.
+    func applySchedulerRecord(_ r: inout InfoRecord) {
+        guard let box = schedulerRecord, box.isSet, let learned = box.take() else { return }
+        if let submitted = learned.submitTime { r.submissionTime = submitted }
+        if walltimeSeconds == nil, let limit = learned.timeLimit, let seconds = parseWalltime(limit) {
+            walltimeSeconds = seconds
+            r.resources.walltime = formatWalltime(seconds: seconds)
         }
     }
 
@@ -419,5 +451,17 @@ extension Runner {
         return StageOutStats(mode: .rescue, files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds),
                              errors: stats.failures.count, notCopied: stats.failures.count,
                              notCopiedPaths: stats.failures.prefix(20).map { $0.path.displayText })
+    }
+}
+
+/// R112's table: what Slurm's record says about why the job ended.
+func killReason(from r: BatchJobRecord) -> KillReason? {
+    let state = r.rawState.split(separator: " ").first.map(String.init) ?? r.rawState
+    if state == "TIMEOUT" || r.reason == "TimeLimit" { return .timeout }
+    switch state {
+    case "PREEMPTED", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED": return .preempted
+    case "CANCELLED": return .cancelled
+    case "NODE_FAIL": return .signal
+    default: return nil
     }
 }

@@ -41,10 +41,8 @@ final class Runner {
     /// Set when the script's code is known but the state file went foreign (R97, R116).
     var endWithForeign = false
     var plainOptions: PlainOptions?
-    /// R82 case b: says whether another job's file may be replaced (a batch query); nil: never.
-    var endedJobCheck: ((InfoRecord) -> Bool)?
-    /// R112: asks the batch system why the job ended (`scontrol show job`); nil: no query.
-    var killReasonQuery: (@Sendable (String) -> KillReason?)?
+    /// R77: the scheduler's record of this job, asked for while stage-in runs (Slurm, plain mode).
+    var schedulerRecord: ResultBox<BatchJobRecord?>?
 
     init(arguments: [String], environment: Environment) {
         self.rawArguments = arguments
@@ -103,6 +101,7 @@ final class Runner {
         guard let state, let workDir else { throw .internalError("no state file or work dir after setup") }
         let usesScratch = state.record.usesScratch
         var stageInStats: StageInStats?
+        startSchedulerRecordQuery()
         if usesScratch {                                                   // 10
             stageInStats = try stageIn(into: workDir)
         } else if !state.record.includedFiles.isEmpty {
@@ -116,6 +115,7 @@ final class Runner {
             r.startTime = Timestamp.now()
             r.allNodes = nodes
             r.stageIn = stageInStats
+            self.applySchedulerRecord(&r)
             if !usesScratch {
                 r.mainNode = self.host
                 r.workDir = workDir

@@ -132,7 +132,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
                                          _ work: @escaping @Sendable () -> T) -> T {
         let box = ResultBox<T>()
         let writeFD = pipeWrite
-        startThread {
+        startDetachedThread {
             box.set(work())
             var b = Supervisor.workDoneByte
             _ = write(writeFD, &b, 1)
@@ -357,27 +357,4 @@ final class ResultBox<T: Sendable>: @unchecked Sendable {
             return value
         }
     }
-}
-
-/// Starts a detached pthread running `body` (formed here, in a nonisolated context, so it is not
-/// inferred @MainActor — see notes/swift-linux.md).
-public nonisolated func startThread(_ body: @escaping @Sendable () -> Void) {
-    let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { raw in
-        guard let raw else { return nil }
-        let b = Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue()
-        b.body()
-        return nil
-    }, box)
-    if rc == 0 {
-        pthread_detach(thread)
-    } else {
-        Unmanaged<ThreadBody>.fromOpaque(box).takeRetainedValue().body()
-    }
-}
-
-final class ThreadBody: @unchecked Sendable {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
 }

@@ -1,23 +1,233 @@
+import CQQSystem
 import Glibc
-// TEMPORARY: replaced by the batch-query engineer's Command.swift at merge.
+
+/// The path of `name` as the shell would find it on `path` (a `PATH` value): the first entry
+/// holding a regular file (symlinks followed) that this user may execute. A name with a `/` is
+/// checked as it is. Empty `PATH` entries mean the current directory, as in POSIX.
 public func findExecutable(_ name: String, path: String?) -> String? {
-    if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
-    for dir in (path ?? "/usr/bin:/bin").split(separator: ":") {
-        let candidate = String(dir) + "/" + name
-        if let st = FileSystem.stat(candidate), st.isRegular, access(candidate, X_OK) == 0 { return candidate }
+    guard !name.isEmpty else { return nil }
+    if name.contains("/") { return isExecutableFile(name) ? name : nil }
+    guard let path else { return nil }
+    for dir in path.split(separator: ":", omittingEmptySubsequences: false) {
+        let candidate = dir.isEmpty ? name : (dir.hasSuffix("/") ? "\(dir)\(name)" : "\(dir)/\(name)")
+        if isExecutableFile(candidate) { return candidate }
     }
     return nil
 }
-// TEMPORARY (replaced at merge): R10 and R11.
-public func thisHostName() -> String {
-    var buf = [CChar](repeating: 0, count: 256)
-    gethostname(&buf, 255)
-    return String(cString: buf)
+
+func isExecutableFile(_ path: String) -> Bool {
+    var st = stat()
+    guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
+    return access(path, X_OK) == 0
 }
-public func userName(environment: Environment) -> String {
-    for k in ["LOGNAME", "USER", "LNAME", "USERNAME"] { if let v = environment.nonEmpty(k) { return v } }
-    if let pw = getpwuid(getuid()), let n = pw.pointee.pw_name { return String(cString: n) }
-    return "\(getuid())"
+
+/// How one helper command ended (R57).
+public struct CommandResult: Sendable, Hashable {
+    /// The program as it was named (`scontrol`), for messages.
+    public var program: String
+    /// Exit code when the command exited normally.
+    public var exitStatus: Int32?
+    /// Terminating signal when it was killed (also set after a timeout's SIGKILL).
+    public var signal: Int32?
+    public var timedOut: Bool
+    /// errno of a failed spawn; `ENOENT` when the program is not on `PATH`.
+    public var spawnError: Int32?
+    public var stdout: String
+    public var stderr: String
+
+    public init(program: String, exitStatus: Int32? = nil, signal: Int32? = nil, timedOut: Bool = false,
+                spawnError: Int32? = nil, stdout: String = "", stderr: String = "") {
+        self.program = program; self.exitStatus = exitStatus; self.signal = signal; self.timedOut = timedOut
+        self.spawnError = spawnError; self.stdout = stdout; self.stderr = stderr
+    }
+
+    public var succeeded: Bool { exitStatus == 0 && !timedOut && spawnError == nil }
+
+    /// stdout followed by stderr, for "does the output contain …" checks.
+    public var combinedOutput: String { stderr.isEmpty ? stdout : stdout + "\n" + stderr }
+
+    /// Why the command did not succeed, in words a user can act on:
+    /// `'scontrol' not found on PATH`, `'squeue' timed out after 10 s`,
+    /// `'qstat' exited with code 1: <first line of stderr>`.
+    public func failureDescription(timeout: Double? = nil) -> String {
+        if let e = spawnError {
+            if e == ENOENT { return "'\(program)' not found on PATH" }
+            return "cannot run '\(program)': \(String(cString: strerror(e)))"
+        }
+        if timedOut {
+            if let timeout { return "'\(program)' timed out after \(formatTimeoutSeconds(timeout)) s" }
+            return "'\(program)' timed out"
+        }
+        let detail = firstLine(stderr.trimmingBlanks.isEmpty ? stdout : stderr)
+        var text: String
+        if let s = signal { text = "'\(program)' was killed by signal \(s)" }
+        else { text = "'\(program)' exited with code \(exitStatus ?? -1)" }
+        if !detail.isEmpty { text += ": \(detail)" }
+        return text
+    }
 }
-// TEMPORARY (replaced at merge): R56.
-public func expandHostlist(_ list: String) throws -> [String] { [list] }
+
+private func firstLine(_ text: String) -> String {
+    let t = text.trimmingBlanks
+    if let nl = t.firstIndex(of: "\n") { return String(t[..<nl]).trimmingBlanks }
+    return t
+}
+
+/// `10`, `0.5`: seconds without a needless `.0`.
+func formatTimeoutSeconds(_ s: Double) -> String {
+    if s == s.rounded(), abs(s) < 1e15 { return String(Int64(s)) }
+    return String(s)
+}
+
+/// Runs helper commands (scontrol, squeue, sacct, qstat) as R57 and R3 require: by argv, never
+/// through a shell, stdin from /dev/null, stdout and stderr captured, killed after a timeout.
+public struct CommandRunner: Sendable {
+    /// The environment the child gets; `PATH` from it locates the program.
+    public var environment: Environment
+    /// Seconds before the command is killed.
+    public var timeout: Double
+    public var reaping: any ChildReaping
+    /// Captured output beyond this many bytes per stream is dropped (a runaway command must not
+    /// exhaust memory); reading continues so the child is never blocked on a full pipe.
+    public var outputLimit: Int = 64 << 20
+
+    public init(environment: Environment, timeout: Double? = nil, reaping: any ChildReaping = DirectReaping()) {
+        self.environment = environment
+        self.timeout = timeout ?? CommandRunner.batchTimeout(environment)
+        self.reaping = reaping
+    }
+
+    /// `QQ_BATCH_TIMEOUT` (R57, R144): a positive number of seconds, default 10.
+    public static func batchTimeout(_ environment: Environment) -> Double {
+        guard let text = environment.nonEmpty("QQ_BATCH_TIMEOUT") else { return 10 }
+        if let v = Double(text.trimmingBlanks), v > 0, v.isFinite { return v }
+        Log.warning("Invalid QQ_BATCH_TIMEOUT '\(text)'; using 10 s.")
+        return 10
+    }
+
+    public func run(_ argv: [String]) -> CommandResult {
+        guard let program = argv.first else { return CommandResult(program: "", spawnError: EINVAL) }
+        guard let executable = findExecutable(program, path: environment["PATH"]) else {
+            return CommandResult(program: program, spawnError: ENOENT)
+        }
+        return runResolved(executable: executable, argv: argv)
+    }
+
+    private func runResolved(executable: String, argv: [String]) -> CommandResult {
+        let program = argv[0]
+        var outPipe: [Int32] = [-1, -1]
+        var errPipe: [Int32] = [-1, -1]
+        guard makePipe(&outPipe) else { return CommandResult(program: program, spawnError: errno) }
+        guard makePipe(&errPipe) else {
+            let e = errno
+            close(outPipe[0]); close(outPipe[1])
+            return CommandResult(program: program, spawnError: e)
+        }
+
+        let spawned = reaping.spawnRegistered {
+            spawnChild(executable: executable, argv: argv, env: environment.entries,
+                       stdoutFD: outPipe[1], stderrFD: errPipe[1])
+        }
+        // The parent's copies of the write ends must go, or EOF never comes.
+        close(outPipe[1]); close(errPipe[1])
+        guard let pid = spawned.pid else {
+            close(outPipe[0]); close(errPipe[0])
+            return CommandResult(program: program, spawnError: spawned.error)
+        }
+
+        let deadline = monotonicSeconds() + timeout
+        var out: [UInt8] = []
+        var err: [UInt8] = []
+        let timedOut = drain(outFD: outPipe[0], errFD: errPipe[0], out: &out, err: &err, deadline: deadline)
+        if timedOut { kill(pid, SIGKILL) }
+        close(outPipe[0]); close(errPipe[0])
+        let status = reaping.waitForExit(pid: pid)
+
+        var result = CommandResult(program: program, timedOut: timedOut,
+                                   stdout: String(decoding: out, as: UTF8.self),
+                                   stderr: String(decoding: err, as: UTF8.self))
+        if cqq_wifexited(status) != 0 { result.exitStatus = cqq_wexitstatus(status) }
+        else if cqq_wifsignaled(status) != 0 { result.signal = cqq_wtermsig(status) }
+        return result
+    }
+
+    /// Reads both pipes until both reach EOF or the deadline passes; true on timeout.
+    private func drain(outFD: Int32, errFD: Int32, out: inout [UInt8], err: inout [UInt8],
+                       deadline: Double) -> Bool {
+        var fds = [pollfd(fd: outFD, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: errFD, events: Int16(POLLIN), revents: 0)]
+        var open = [true, true]
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while open[0] || open[1] {
+            let remaining = deadline - monotonicSeconds()
+            if remaining <= 0 { return true }
+            for i in 0..<2 { fds[i].fd = open[i] ? (i == 0 ? outFD : errFD) : -1; fds[i].revents = 0 }
+            let ms = Int32(min(remaining * 1000 + 1, 60_000))
+            let n = poll(&fds, 2, ms)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            if n == 0 { continue }
+            for i in 0..<2 where open[i] && fds[i].revents != 0 {
+                let fd = i == 0 ? outFD : errFD
+                let got = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if got > 0 {
+                    if i == 0 { if out.count < outputLimit { out.append(contentsOf: buffer[0..<got]) } }
+                    else if err.count < outputLimit { err.append(contentsOf: buffer[0..<got]) }
+                } else if got == 0 || (errno != EINTR && errno != EAGAIN) {
+                    open[i] = false
+                }
+            }
+        }
+        return false
+    }
+}
+
+/// A close-on-exec pipe whose ends are ≥ 3, so the child's `dup2` onto 1 and 2 never meets a
+/// descriptor that is already 1 or 2 (which would keep its close-on-exec flag).
+private func makePipe(_ fds: inout [Int32]) -> Bool {
+    let ok = fds.withUnsafeMutableBufferPointer { cqq_pipe_cloexec($0.baseAddress!, 0) } == 0
+    guard ok else { return false }
+    for i in 0..<2 where fds[i] < 3 {
+        let moved = fcntl(fds[i], F_DUPFD_CLOEXEC, Int32(3))
+        if moved < 0 { let e = errno; close(fds[0]); close(fds[1]); errno = e; return false }
+        close(fds[i]); fds[i] = moved
+    }
+    return true
+}
+
+/// posix_spawn with stdin from /dev/null, the pipes on 1 and 2, every other descriptor closed,
+/// an empty signal mask and default dispositions (a blocked or ignored signal in the runtime must
+/// not leak into scontrol).
+private func spawnChild(executable: String, argv: [String], env: [String], stdoutFD: Int32,
+                        stderrFD: Int32) -> (pid: pid_t?, error: Int32) {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
+    posix_spawn_file_actions_adddup2(&actions, stderrFD, 2)
+    _ = cqq_spawn_addclosefrom(&actions, 3)
+
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    var empty = sigset_t()
+    cqq_sigset_empty(&empty)
+    var all = sigset_t()
+    cqq_sigset_full(&all)
+    posix_spawnattr_setsigmask(&attr, &empty)
+    posix_spawnattr_setsigdefault(&attr, &all)
+    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+    var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+    var cEnv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
+    defer {
+        for p in cArgs { free(p) }
+        for p in cEnv { free(p) }
+    }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, executable, &actions, &attr, &cArgs, &cEnv)
+    return rc == 0 ? (pid, 0) : (nil, rc)
+}

@@ -1,0 +1,59 @@
+import Glibc
+
+/// Local jobs have no scheduler; liveness comes from the runner process itself (R62).
+public struct LocalSystem: BatchSystem {
+    public var name: BatchSystemName { .local }
+    /// Injectable for tests; defaults to the real host, process table and namespace.
+    var host: @Sendable () -> String = { thisHostName() }
+    var processIsRunner: @Sendable (Int) -> Bool = { localProcessIsRunner(pid: $0) }
+    var ownPIDNamespace: @Sendable () -> String? = { readOwnPIDNamespace() }
+
+    public init() {}
+
+    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment,
+                         reaping: any ChildReaping) -> BatchAnswer {
+        guard let record else { return .unavailable(reason: "a Local job can only be checked through its info file") }
+        let jobHost = record.mainNode ?? record.inputMachine
+        let sameHost = hostsEqual(jobHost, host())
+        if sameHost, let pid = record.runnerPID, pid > 0, processIsRunner(pid) {
+            return .found(BatchJobRecord(jobID: jobID, state: .running, rawState: "RUNNING", nodes: [jobHost]))
+        }
+        if let theirs = record.pidNamespace, let ours = ownPIDNamespace(), theirs != ours {
+            return .unavailable(reason: "the job ran in another PID namespace (\(theirs))")
+        }
+        if sameHost { return .notFound }
+        return .unavailable(reason: "the job ran on '\(jobHost)'; run qq-info there")
+    }
+}
+
+/// The process exists and `/proc/<pid>/comm` starts with `qq-run`.
+func localProcessIsRunner(pid: Int) -> Bool {
+    guard pid > 0, pid <= Int(Int32.max) else { return false }
+    if kill(pid_t(pid), 0) != 0 && errno != EPERM { return false }
+    guard let comm = readSmallFile("/proc/\(pid)/comm") else { return false }
+    return comm.hasPrefix("qq-run")
+}
+
+/// Target of `/proc/self/ns/pid`, e.g. `pid:[4026531836]`.
+func readOwnPIDNamespace() -> String? {
+    var buffer = [CChar](repeating: 0, count: 256)
+    let n = readlink("/proc/self/ns/pid", &buffer, buffer.count - 1)
+    guard n > 0 else { return nil }
+    return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// The first 64 kB of a file as text, or nil.
+func readSmallFile(_ path: String, limit: Int = 65536) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while bytes.count < limit {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 { if errno == EINTR { continue }; return nil }
+        if n == 0 { break }
+        bytes.append(contentsOf: buffer[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

@@ -1,0 +1,233 @@
+import Synchronization
+
+/// The Slurm family (`Slurm`, `SlurmIT4I`, `SlurmLumi`): the same commands, different names.
+public struct SlurmSystem: BatchSystem {
+    public let name: BatchSystemName
+    public init(name: BatchSystemName = .slurm) { self.name = name }
+
+    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment,
+                         reaping: any ChildReaping) -> BatchAnswer {
+        let runner = CommandRunner(environment: environment, reaping: reaping)
+        let answer = SlurmQuery.query(jobID, runner: runner, useSacct: environment["QQ_USE_SACCT"] == "1")
+        guard case .notFound = answer, let cluster = record?.cluster, !cluster.isEmpty else { return answer }
+        // R58: "unknown id" from another cluster's controller proves nothing about this job.
+        let current = SlurmQuery.currentCluster(runner: runner)
+        if current == cluster { return answer }
+        return .unavailable(reason: "the job belongs to cluster '\(cluster)', but this is "
+                            + (current.map { "cluster '\($0)'" } ?? "an unknown cluster"))
+    }
+}
+
+public enum SlurmQuery {
+    /// Where the controller stands after steps 1 and 2 of R59.
+    enum Controller {
+        case found(BatchJobRecord)
+        /// The controller answered and does not know the job.
+        case unknownJob
+        case unavailable(String)
+    }
+
+    /// R59, steps 1–3.
+    public static func query(_ jobID: String, runner: CommandRunner, useSacct: Bool) -> BatchAnswer {
+        var controller = scontrolStep(jobID, runner: runner)
+        if case .unavailable(let scontrolReason) = controller {
+            controller = squeueStep(jobID, runner: runner)
+            if case .unavailable(let squeueReason) = controller {
+                controller = .unavailable("\(scontrolReason); \(squeueReason)")
+            }
+        }
+        switch controller {
+        case .found(let r): return .found(r)
+        case .unknownJob, .unavailable:
+            if useSacct, let viaSacct = sacctStep(jobID, runner: runner) { return viaSacct }
+            if case .unavailable(let reason) = controller { return .unavailable(reason: reason) }
+            return .notFound
+        }
+    }
+
+    static func scontrolStep(_ jobID: String, runner: CommandRunner) -> Controller {
+        let result = runner.run(["scontrol", "show", "job", jobID, "-o"])
+        if result.succeeded {
+            let records = parseScontrol(result.stdout)
+            if let chosen = selectRecord(records, jobID: jobID) { return .found(jobRecord(fromScontrol: chosen)) }
+            return .unknownJob
+        }
+        if result.combinedOutput.contains("Invalid job id specified") { return .unknownJob }
+        return .unavailable(result.failureDescription(timeout: runner.timeout))
+    }
+
+    static func squeueStep(_ jobID: String, runner: CommandRunner) -> Controller {
+        let result = runner.run(["squeue", "-h", "-j", jobID, "-o", "%A|%i|%T|%r|%B|%N|%S"])
+        if result.succeeded {
+            for line in result.stdout.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+                if let r = parseSqueueLine(line), r.jobID == jobID || r.fields["i"] == jobID { return .found(r) }
+            }
+            return .unknownJob
+        }
+        // squeue answers a purged id the same way as scontrol.
+        if result.combinedOutput.contains("Invalid job id specified") { return .unknownJob }
+        return .unavailable(result.failureDescription(timeout: runner.timeout))
+    }
+
+    /// Step 3: nil when sacct gives no usable answer (failed, or accounting disabled).
+    static func sacctStep(_ jobID: String, runner: CommandRunner) -> BatchAnswer? {
+        let result = runner.run(["sacct", "--allocations", "--noheader", "--parsable2", "-j", jobID,
+                                 "--format=JobID,Account,State,User,JobName,Partition,WorkDir,NodeList,Reason,ExitCode,Submit,Start,End,TimeLimit"])
+        guard result.succeeded, !result.combinedOutput.contains("accounting storage is disabled") else { return nil }
+        let rows = result.stdout.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).compactMap(parseSacctLine)
+        guard let row = rows.first(where: { $0.jobID == jobID }) ?? rows.first else { return .notFound }
+        return .found(row)
+    }
+
+    // MARK: Parsing
+
+    /// Splits `scontrol show job -o` output into records, one per non-empty line, by R59's token
+    /// rule: a token without `=`, or whose key is not plausible, joins the previous value with one
+    /// space (keeps `Command=/path/run.sh arg` and `WorkDir=/a b` whole).
+    public static func parseScontrol(_ output: String) -> [[String: String]] {
+        var records: [[String: String]] = []
+        for line in output.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            var fields: [String: String] = [:]
+            var lastKey: String?
+            for token in line.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
+                if let eq = token.firstIndex(of: "="), isPlausibleKey(token[..<eq]) {
+                    let key = String(token[..<eq])
+                    fields[key] = String(token[token.index(after: eq)...])
+                    lastKey = key
+                } else if let key = lastKey {
+                    fields[key, default: ""] += " " + token
+                }
+            }
+            if !fields.isEmpty { records.append(fields) }
+        }
+        return records
+    }
+
+    static func isPlausibleKey(_ key: Substring) -> Bool {
+        !key.isEmpty && key.allSatisfy { c in
+            c.isASCII && (c.isLetter || c.isNumber || c == "_" || c == "/" || c == ":")
+        }
+    }
+
+    /// R59 record selection: `JobId` equal to the id, or for `A_T` the record with
+    /// `ArrayJobId`=A and `ArrayTaskId`=T. A pending array's unsplit record (`ArrayTaskId=1-3`)
+    /// also matches a task it contains.
+    public static func selectRecord(_ records: [[String: String]], jobID: String) -> [String: String]? {
+        if let exact = records.first(where: { $0["JobId"] == jobID }) { return exact }
+        guard let (array, task) = splitArrayID(jobID) else { return nil }
+        let sameArray = records.filter { $0["ArrayJobId"] == array }
+        if let exact = sameArray.first(where: { $0["ArrayTaskId"] == task }) { return exact }
+        guard let taskNumber = Int(task) else { return nil }
+        return sameArray.first { taskSet($0["ArrayTaskId"] ?? "", contains: taskNumber) }
+    }
+
+    /// `3_1` → (`3`, `1`).
+    static func splitArrayID(_ id: String) -> (String, String)? {
+        guard let u = id.firstIndex(of: "_") else { return nil }
+        let a = id[..<u], t = id[id.index(after: u)...]
+        guard !a.isEmpty, !t.isEmpty else { return nil }
+        return (String(a), String(t))
+    }
+
+    /// Does an `ArrayTaskId` expression such as `2-5,7%2` or `1-9:2` include `n`?
+    static func taskSet(_ expression: String, contains n: Int) -> Bool {
+        let body = expression.split(separator: "%").first ?? ""
+        for part in body.split(separator: ",") {
+            let stepParts = part.split(separator: ":")
+            let step = stepParts.count > 1 ? Int(stepParts[1]) ?? 1 : 1
+            let bounds = (stepParts.first ?? "").split(separator: "-")
+            guard let low = bounds.first.flatMap({ Int($0) }) else { continue }
+            let high = bounds.count > 1 ? Int(bounds[1]) ?? low : low
+            if n >= low, n <= high, step > 0, (n - low) % step == 0 { return true }
+        }
+        return false
+    }
+
+    static func value(_ fields: [String: String], _ key: String) -> String? {
+        guard let v = fields[key], !isAbsentSlurmValue(v) else { return nil }
+        return v
+    }
+
+    static func expandedNodes(_ list: String?) -> [String] {
+        guard let list else { return [] }
+        return (try? Hostlist.expand(list)) ?? [list]
+    }
+
+    public static func jobRecord(fromScontrol f: [String: String]) -> BatchJobRecord {
+        let rawState = String((f["JobState"] ?? "").split(separator: " ").first ?? "")
+        let reason = value(f, "Reason")
+        var estimate: StartEstimate?
+        if let start = value(f, "StartTime").flatMap({ Timestamp(parsing: $0) }),
+           let nodes = value(f, "SchedNodeList") {
+            estimate = StartEstimate(time: start, nodes: nodes)
+        }
+        return BatchJobRecord(
+            jobID: f["JobId"] ?? "", state: BatchState.fromSlurm(rawState, reason: reason), rawState: rawState,
+            reason: reason, batchHost: value(f, "BatchHost"), nodes: expandedNodes(value(f, "NodeList")),
+            estimate: estimate, submitTime: value(f, "SubmitTime").flatMap { Timestamp(parsing: $0) },
+            startTime: value(f, "StartTime").flatMap { Timestamp(parsing: $0) },
+            timeLimit: value(f, "TimeLimit"), workDir: value(f, "WorkDir"), jobName: value(f, "JobName"),
+            arrayJobID: value(f, "ArrayJobId"), arrayTaskID: value(f, "ArrayTaskId"), fields: f)
+    }
+
+    /// One line of `squeue -o '%A|%i|%T|%r|%B|%N|%S'`. The fields are kept under their letters.
+    static func parseSqueueLine(_ line: Substring) -> BatchJobRecord? {
+        let c = line.split(separator: "|", omittingEmptySubsequences: false).map { String($0).trimmingBlanks }
+        guard c.count >= 7 else { return nil }
+        let fields = ["A": c[0], "i": c[1], "T": c[2], "r": c[3], "B": c[4], "N": c[5], "S": c[6]]
+        func v(_ s: String) -> String? { isAbsentSlurmValue(s) ? nil : s }
+        let rawState = String(c[2].split(separator: " ").first ?? "")
+        let reason = v(c[3])
+        return BatchJobRecord(jobID: c[0], state: BatchState.fromSlurm(rawState, reason: reason),
+                              rawState: rawState, reason: reason, batchHost: v(c[4]),
+                              nodes: expandedNodes(v(c[5])), startTime: v(c[6]).flatMap { Timestamp(parsing: $0) },
+                              fields: fields)
+    }
+
+    /// One `--parsable2` row in R59's `--format` order.
+    static func parseSacctLine(_ line: Substring) -> BatchJobRecord? {
+        let c = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+        guard c.count >= 14 else { return nil }
+        let names = ["JobID", "Account", "State", "User", "JobName", "Partition", "WorkDir", "NodeList",
+                     "Reason", "ExitCode", "Submit", "Start", "End", "TimeLimit"]
+        var fields: [String: String] = [:]
+        for (i, n) in names.enumerated() { fields[n] = c[i] }
+        let rawState = String(c[2].split(separator: " ").first ?? "")
+        let reason = value(fields, "Reason")
+        return BatchJobRecord(jobID: c[0], state: BatchState.fromSlurm(rawState, reason: reason),
+                              rawState: rawState, reason: reason, nodes: expandedNodes(value(fields, "NodeList")),
+                              submitTime: value(fields, "Submit").flatMap { Timestamp(parsing: $0) },
+                              startTime: value(fields, "Start").flatMap { Timestamp(parsing: $0) },
+                              timeLimit: value(fields, "TimeLimit"), workDir: value(fields, "WorkDir"),
+                              jobName: value(fields, "JobName"), fields: fields)
+    }
+
+    // MARK: Cluster (R58)
+
+    private static let clusterCache = Mutex<[String: String?]>([:])
+
+    /// `SLURM_CLUSTER_NAME`, else `ClusterName` from `scontrol show config` (asked once per PATH
+    /// per process); nil when neither is known.
+    public static func currentCluster(runner: CommandRunner) -> String? {
+        if let name = runner.environment.nonEmpty("SLURM_CLUSTER_NAME") { return name }
+        let key = runner.environment["PATH"] ?? ""
+        if let cached = clusterCache.withLock({ $0[key] }) { return cached }
+        let result = runner.run(["scontrol", "show", "config"])
+        var name: String?
+        if result.succeeded { name = clusterName(fromConfig: result.stdout) }
+        clusterCache.withLock { $0[key] = .some(name) }
+        return name
+    }
+
+    /// The value of the `ClusterName = x` line of `scontrol show config`.
+    static func clusterName(fromConfig text: String) -> String? {
+        for line in text.split(separator: "\n") {
+            guard let eq = line.firstIndex(of: "=") else { continue }
+            if line[..<eq].trimmingBlanks == "ClusterName" {
+                let v = line[line.index(after: eq)...].trimmingBlanks
+                return v.isEmpty ? nil : v
+            }
+        }
+        return nil
+    }
+}

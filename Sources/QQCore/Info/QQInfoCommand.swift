@@ -1,0 +1,278 @@
+import CQQSystem
+import Glibc
+
+/// What qq-info needs from the world, injectable for tests.
+public struct InfoContext: Sendable {
+    /// Epoch seconds "now", for every duration shown.
+    public var now: @Sendable () -> Int
+    public var stdoutIsTTY: Bool
+    /// Columns from `TIOCGWINSZ`, when stdout is a terminal that reports a size.
+    public var terminalColumns: Int?
+    public var reaping: any ChildReaping
+    /// Which implementation answers for a system (tests inject canned answers).
+    public var batchSystem: @Sendable (BatchSystemName) -> any BatchSystem
+    public var loadInfo: InfoLoader
+
+    public init(now: @escaping @Sendable () -> Int = { Int(time(nil)) }, stdoutIsTTY: Bool = false,
+                terminalColumns: Int? = nil, reaping: any ChildReaping = DirectReaping(),
+                batchSystem: @escaping @Sendable (BatchSystemName) -> any BatchSystem = { QQCore.batchSystem(named: $0) },
+                loadInfo: @escaping InfoLoader = defaultInfoLoader) {
+        self.loadInfo = loadInfo
+        self.now = now; self.stdoutIsTTY = stdoutIsTTY; self.terminalColumns = terminalColumns
+        self.reaping = reaping; self.batchSystem = batchSystem
+    }
+
+    /// This process's stdout.
+    public static func live() -> InfoContext {
+        let tty = isatty(1) == 1
+        let columns = tty ? Int(cqq_terminal_columns(1)) : -1
+        return InfoContext(stdoutIsTTY: tty, terminalColumns: columns > 0 ? columns : nil)
+    }
+}
+
+public enum QQInfoCommand {
+    public static let usage = """
+        usage: qq-info [TARGET ...] [-s|--short] [--json] [--no-batch]
+               qq-info --help | --version
+        """
+
+    public static let help = """
+        \(usage)
+
+        Shows the state of qq jobs from their info files (*.qqinfo).
+
+        TARGET is an info file, a directory (its *.qqinfo files are shown), or a job id.
+        Without a TARGET the current directory is scanned.
+
+        options:
+          -s, --short   one line per job: the job id and its state
+          --json        one JSON document with every job (schema qq-info/1)
+          --no-batch    do not ask the batch system; show the states written in the files
+          -h, --help    show this help and exit
+          --version     show the version and exit
+        """
+
+    struct Options {
+        var targets: [String] = []
+        var short = false
+        var json = false
+        var noBatch = false
+    }
+
+    enum Parsed {
+        case run(Options)
+        case help
+        case version
+        case usageError(String)
+    }
+
+    static func parse(_ arguments: [String]) -> Parsed {
+        var o = Options()
+        var optionsEnded = false
+        for arg in arguments {
+            if optionsEnded || !arg.hasPrefix("-") || arg == "-" { o.targets.append(arg); continue }
+            switch arg {
+            case "--": optionsEnded = true
+            case "-s", "--short": o.short = true
+            case "--json": o.json = true
+            case "--no-batch": o.noBatch = true
+            case "-h", "--help": return .help
+            case "--version": return .version
+            default: return .usageError("unrecognized option '\(arg)'")
+            }
+        }
+        if o.short && o.json { return .usageError("--short and --json cannot be used together") }
+        return .run(o)
+    }
+
+    /// The whole command: prints to stdout, logs to stderr, returns the exit code.
+    public static func run(arguments: [String], environment: Environment) -> Int32 {
+        let (code, out, err) = execute(arguments: arguments, environment: environment, context: .live())
+        writeAll(2, err)
+        writeAll(1, out)
+        return code
+    }
+
+    /// Same as `run`, with the output returned: (exit code, stdout, usage/help text for stderr).
+    static func execute(arguments: [String], environment: Environment,
+                        context: InfoContext) -> (Int32, String, String) {
+        Log.configure(environment: environment)
+        let options: Options
+        switch parse(arguments) {
+        case .help: return (0, help + "\n", "")
+        case .version: return (0, "qq-info \(QQVersion.version)\n", "")
+        case .usageError(let message): return (2, "", "qq-info: error: \(message)\n\(usage)\n")
+        case .run(let o): options = o
+        }
+
+        var jobs: [LoadedInfo] = []
+        var errors: [(target: String, message: String)] = []
+        func fail(_ target: String, _ message: String) {
+            Log.error(message)
+            errors.append((target, message))
+        }
+
+        let cwd = logicalCurrentDirectory(environment)
+        for target in options.targets.isEmpty ? ["."] : options.targets {
+            if isRegularFile(target) {
+                switch Discovery.load(target, loader: context.loadInfo) {
+                case .success(let info): jobs.append(info)
+                case .failure(let f): fail(target, f.message)
+                }
+            } else if isDirectory(target) {
+                let paths: [String]
+                do { paths = try Discovery.infoFiles(in: target) } catch { fail(target, error.description); continue }
+                if paths.isEmpty { fail(target, "No qq job info file found."); continue }
+                let (loaded, failed) = Discovery.loadSorted(paths, loader: context.loadInfo)
+                for (path, message) in failed { fail(path, message) }
+                jobs += loaded
+            } else {
+                switch JobIDResolver.resolve(target, environment: environment, context: context, directory: cwd) {
+                case .success(let info): jobs.append(info)
+                case .failure(let e): fail(target, e.message)
+                }
+            }
+        }
+
+        let answers = queryAll(jobs, noBatch: options.noBatch, environment: environment, context: context)
+        let now = context.now()
+        let skew = clockSkew(environment)
+        let statuses = zip(jobs, answers).map { job, answer in
+            JobStatus.evaluate(record: job.record, answer: answer, fileMTime: job.mtime, now: now, clockSkew: skew)
+        }
+
+        var out = ""
+        if options.json {
+            out = InfoJSON.document(jobs: zip(jobs, statuses).map { ($0.0, $0.1) }, errors: errors,
+                                    baseDirectory: cwd)
+        } else {
+            let colors = context.stdoutIsTTY && environment.nonEmpty("NO_COLOR") == nil
+            let columns = context.stdoutIsTTY ? context.terminalColumns : nil
+            let panel = PanelOptions(terminalColumns: columns ?? positiveInt(environment["COLUMNS"]) ?? 80,
+                                     colors: colors, now: now, clockSkew: skew)
+            for (job, status) in zip(jobs, statuses) {
+                if options.short {
+                    out += InfoPanel.shortLine(record: job.record, status: status, colors: colors) + "\n"
+                } else {
+                    out += "\n" + InfoPanel.render(record: job.record, status: status, options: panel)
+                }
+            }
+            if !options.short && !jobs.isEmpty { out += "\n" }
+        }
+        return (errors.isEmpty ? 0 : 91, out, "")
+    }
+
+    /// R122: one query per job (files of the same job share it), at most 8 at a time; none for
+    /// naive-`unknown` files or with `--no-batch`. nil means "not queried".
+    static func queryAll(_ jobs: [LoadedInfo], noBatch: Bool, environment: Environment,
+                         context: InfoContext) -> [BatchAnswer?] {
+        var answers: [BatchAnswer?] = Array(repeating: nil, count: jobs.count)
+        if noBatch { return answers }
+        var keys: [String] = []
+        var firstIndex: [String: Int] = [:]
+        var keyOf: [Int: String] = [:]
+        for (i, job) in jobs.enumerated() where job.record.jobState != .unknown {
+            if let known = job.knownAnswer { answers[i] = known; continue }
+            let r = job.record
+            // Local answers depend on the file's own pid and host, so each file is its own job.
+            var key = "\(r.batchSystem.rawValue)\u{0}\(shortJobID(r.jobID))\u{0}\(r.cluster ?? "")"
+            if r.batchSystem == .local { key += "\u{0}\(job.path)" }
+            keyOf[i] = key
+            if firstIndex[key] == nil { firstIndex[key] = i; keys.append(key) }
+        }
+        let representative = keys.map { jobs[firstIndex[$0]!] }
+        let results = concurrentMap(count: representative.count, limit: 8) { i in
+            let r = representative[i].record
+            return context.batchSystem(r.batchSystem).queryJob(r.jobID, record: r, environment: environment,
+                                                               reaping: context.reaping)
+        }
+        var byKey: [String: BatchAnswer] = [:]
+        for (k, a) in zip(keys, results) { byKey[k] = a }
+        for (i, key) in keyOf { answers[i] = byKey[key] }
+        return answers
+    }
+}
+
+func positiveInt(_ text: String?) -> Int? {
+    guard let text, let v = Int(text.trimmingBlanks), v > 0 else { return nil }
+    return v
+}
+
+func writeAll(_ fd: Int32, _ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        if n < 0 { if errno == EINTR { continue }; return }
+        offset += n
+    }
+    bytes.removeAll()
+}
+
+/// R120: from a job id to its info file.
+enum JobIDResolver {
+    struct Failure: Error { var message: String }
+
+    static func resolve(_ id: String, environment: Environment, context: InfoContext,
+                        directory: String) -> Result<LoadedInfo, Failure> {
+        let systemName: BatchSystemName
+        do { systemName = try batchSystemOutsideJob(environment: environment) }
+        catch { return .failure(Failure(message: error.description)) }
+
+        if systemName == .local {
+            guard let match = newestMatch(in: directory, id: id, loader: context.loadInfo) else {
+                return .failure(Failure(message: "Job '\(id)' is not a valid qq job."))
+            }
+            return .success(match)
+        }
+
+        let answer = context.batchSystem(systemName).queryJob(id, record: nil, environment: environment,
+                                                             reaping: context.reaping)
+        let batch: BatchJobRecord
+        switch answer {
+        case .notFound: return .failure(Failure(message: "Job '\(id)' does not exist."))
+        case .unavailable(let reason):
+            return .failure(Failure(message: "Could not query the batch system about job '\(id)': \(reason)."))
+        case .found(let r): batch = r
+        }
+
+        var candidates: [String] = []
+        if systemName == .pbs, let qqInfo = batch.variables["QQ_INFO"], !qqInfo.isEmpty { candidates.append(qqInfo) }
+        if let dir = batch.workDir, let name = batch.jobName, !name.isEmpty {
+            candidates.append(joinPath(dir, replacingSuffix(name, with: ".qqinfo")))
+        }
+        var sawOtherJob = false
+        for path in candidates where isRegularFile(path) {
+            if case .success(var info) = Discovery.load(path, loader: context.loadInfo) {
+                if matches(info.record, id) { info.knownAnswer = answer; return .success(info) }
+                sawOtherJob = true
+            }
+        }
+        if let dir = batch.workDir, var match = newestMatch(in: dir, id: id, loader: context.loadInfo) {
+            match.knownAnswer = answer
+            return .success(match)
+        }
+        if sawOtherJob {
+            return .failure(Failure(message: "Info file for job '\(id)' does not exist or is not reachable."))
+        }
+        return .failure(Failure(message: "Job '\(id)' is not a valid qq job."))
+    }
+
+    /// The job id matches (R8), or the array id `A_T` does.
+    static func matches(_ r: InfoRecord, _ id: String) -> Bool {
+        if sameJob(r.jobID, id) { return true }
+        if let a = r.arrayJobID, let t = r.arrayTaskID, "\(a)_\(t)" == id { return true }
+        return false
+    }
+
+    /// The most recently modified `.qqinfo` file in `directory` that belongs to `id`.
+    static func newestMatch(in directory: String, id: String, loader: InfoLoader) -> LoadedInfo? {
+        guard let paths = try? Discovery.infoFiles(in: directory) else { return nil }
+        var best: LoadedInfo?
+        for path in paths.sorted() {
+            guard case .success(let info) = Discovery.load(path, retries: 1, loader: loader), matches(info.record, id) else { continue }
+            if best == nil || (info.mtime ?? 0) > (best?.mtime ?? 0) { best = info }
+        }
+        return best
+    }
+}

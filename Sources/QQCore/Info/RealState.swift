@@ -1,0 +1,120 @@
+/// The state qq-info shows: the file's naive state combined with the batch answer (R122–R125).
+public enum RealState: String, Sendable, CaseIterable {
+    case queued, held, suspended, waiting, running, booting, killed, failed, finished, exiting
+    case inconsistent, unknown, lost
+
+    /// As shown to people (R123): lowercase, `in an inconsistent state` spelled out.
+    public var text: String { self == .inconsistent ? "in an inconsistent state" : rawValue }
+
+    /// As written in JSON (R130).
+    public var jsonName: String { rawValue }
+
+    /// R123: qq's table, exactly.
+    public static func combining(naive: NaiveState, batch: BatchState) -> RealState {
+        switch naive {
+        case .unknown:
+            return .unknown
+        case .queued:
+            switch batch {
+            case .running: return .booting
+            case .queued, .moving: return .queued
+            case .held: return .held
+            case .waiting: return .waiting
+            case .suspended: return .suspended
+            case .finished, .failed, .exiting, .unknown: return .inconsistent
+            }
+        case .running:
+            switch batch {
+            case .running: return .running
+            case .suspended: return .suspended
+            default: return .inconsistent
+            }
+        case .failed:
+            switch batch {
+            case .running: return .exiting
+            case .failed, .exiting, .moving, .suspended, .unknown: return .failed
+            case .queued, .finished, .held, .waiting: return .inconsistent
+            }
+        case .finished:
+            switch batch {
+            case .running: return .exiting
+            case .finished, .exiting, .moving, .suspended, .unknown: return .finished
+            case .queued, .failed, .held, .waiting: return .inconsistent
+            }
+        case .killed:
+            return batch == .running ? .exiting : .killed
+        }
+    }
+
+    /// The naive state taken as it is: `--no-batch` (R118) and unavailable answers (R123).
+    public static func fromNaive(_ naive: NaiveState) -> RealState {
+        switch naive {
+        case .queued: return .queued
+        case .running: return .running
+        case .finished: return .finished
+        case .failed: return .failed
+        case .killed: return .killed
+        case .unknown: return .unknown
+        }
+    }
+}
+
+/// Everything qq-info decided about one job, beyond the file itself.
+public struct JobStatus: Sendable, Hashable {
+    public var realState: RealState
+    /// nil when no query was made (`--no-batch`, or naive state `unknown`).
+    public var answer: BatchAnswer?
+    /// Seconds since the file was last modified, when the file has a `heartbeat` (never negative).
+    public var heartbeatAge: Int?
+    /// Shown under the state: `(batch system unavailable: …)` or `(batch system not queried)`.
+    public var batchNote: String?
+
+    public init(realState: RealState, answer: BatchAnswer?, heartbeatAge: Int? = nil, batchNote: String? = nil) {
+        self.realState = realState; self.answer = answer; self.heartbeatAge = heartbeatAge; self.batchNote = batchNote
+    }
+
+    /// R122–R124. `answer` nil means not queried; `fileMTime` and `now` are epoch seconds.
+    public static func evaluate(record: InfoRecord, answer: BatchAnswer?, fileMTime: Int?, now: Int,
+                                clockSkew: Int) -> JobStatus {
+        let age: Int? = (record.heartbeat != nil) ? fileMTime.map { max(0, now - $0) } : nil
+        guard record.jobState != .unknown else {
+            return JobStatus(realState: .unknown, answer: answer, heartbeatAge: age)
+        }
+        guard let answer else {
+            return JobStatus(realState: .fromNaive(record.jobState), answer: nil, heartbeatAge: age,
+                             batchNote: "(batch system not queried)")
+        }
+        if case .unavailable(let reason) = answer {
+            return JobStatus(realState: .fromNaive(record.jobState), answer: answer, heartbeatAge: age,
+                             batchNote: "(batch system unavailable: \(reason))")
+        }
+        var real = RealState.combining(naive: record.jobState, batch: answer.state)
+        if isLost(record: record, answer: answer, heartbeatAge: age, clockSkew: clockSkew) { real = .lost }
+        return JobStatus(realState: real, answer: answer, heartbeatAge: age)
+    }
+
+    /// R124.
+    static func isLost(record: InfoRecord, answer: BatchAnswer, heartbeatAge: Int?, clockSkew: Int) -> Bool {
+        guard record.jobState == .queued || record.jobState == .running, record.heartbeat != nil else { return false }
+        let authoritative: Bool
+        switch answer {
+        case .notFound: authoritative = true
+        case .found(let r): authoritative = r.state == .finished || r.state == .failed
+        case .unavailable: authoritative = false
+        }
+        guard authoritative else { return false }
+        // Local: not_found is definitive (R62 looked at the process itself).
+        if record.batchSystem == .local, case .notFound = answer { return true }
+        let interval = record.heartbeatInterval ?? 60
+        guard interval > 0, let heartbeatAge else { return false }
+        return heartbeatAge > 3 * interval + clockSkew
+    }
+}
+
+/// `QQ_CLOCK_SKEW` (R144): non-negative seconds, default 60.
+public func clockSkew(_ environment: Environment) -> Int {
+    guard let text = environment.nonEmpty("QQ_CLOCK_SKEW") else { return 60 }
+    if let v = Int(text.trimmingBlanks), v >= 0 { return v }
+    Log.warning("Invalid QQ_CLOCK_SKEW '\(text)'; using 60 s.")
+    return 60
+}
