@@ -47,6 +47,63 @@ func writerOutputKeepsEveryStringAStringForYAML11() throws {
     #expect(problems.isEmpty)
 }
 
+// R34: the reader accepts what PyYAML emits. PyYAML's own dumpers (pure Python, and libyaml when
+// present) write qq-style mappings with tricky strings at narrow widths, so that long strings fold
+// and non-ASCII is escaped; the reader must agree with PyYAML's reading of every value.
+@Test(.enabled(if: StateFileTestSupport.pyYAMLAvailable || StateFileTestSupport.fullTestRun,
+               "/usr/bin/python3 with PyYAML not available"))
+func readerAgreesWithPyYAMLOnPyYAMLOutput() throws {
+    try #require(S.pyYAMLAvailable, "QQ_TEST_FULL=1, but /usr/bin/python3 cannot import yaml")
+    let dir = S.makeTempDir()
+    defer { S.removeTree(dir) }
+    let dumped = try #require(S.run(["/usr/bin/python3", "-c", pythonDumper, dir], stdoutPath: dir + "/dumped.txt"))
+    #expect(dumped.status == 0)
+    let files = dumped.output.split(separator: "\n").map(String.init)
+    #expect(files.count >= 12)
+    var records: [(String, InfoRecord)] = []
+    for path in files {
+        records.append((path, try InfoFileCodec.decode(bytes: S.readBytes(path), path: path)))
+    }
+    // Everything PyYAML dumped was a str or an int, so its reading is the reference.
+    let problems = yaml11Problems(records, writeWithEncoder: false)
+    for problem in problems { Issue.record("\(problem)") }
+    #expect(problems.isEmpty)
+}
+
+private let pythonDumper = """
+    import sys, yaml
+    out = sys.argv[1]
+    tricky = ['/users/jdoe/' + 'very long path with spaces ' * 6 + 'end',
+              '/storage/jdoe/velmi_dlouhý_název_adresáře/' + 'ýá' * 30,
+              'emoji 😀 and \\u00e9 é and tab\\tinside and\\nnewline', ' lead and trail ',
+              "it's \\"quoted\\" # not a comment: - x", '', '~', 'null', 'yes', '0123', '48:00:00',
+              '0:30:00', '2025-03-14 09:00:00', '1e3', 'a' * 200, 'x\\x85y\\u2028z', 'word ' * 40]
+    def record(i, s):
+        return {
+            'batch_system': 'Slurm', 'qq_version': '0.10.1', 'username': 'jdoe',
+            'job_id': ['2345678', '1234567.pbs-m1.example.org', s][i % 3],
+            'job_name': 'run.sh', 'script_name': 'run ý.sh', 'queue': s, 'job_type': 'standard',
+            'input_machine': s, 'input_dir': s, 'job_state': 'running',
+            'submission_time': '2025-03-14 09:26:53', 'stdout_file': 'run.out', 'stderr_file': 'run.err',
+            'resources': {} if i % 2 else {'nnodes': 2, 'mem': {'value': 1048576}, 'walltime': s,
+                                           'work_dir': 'scratch', 'props': {'yes': 'true', 'cl-x': s}},
+            'excluded_files': [s, '/users/jdoe/x'], 'transfer_mode': ['success', '42', s],
+            'account': s, 'start_time': '2025-03-14 09:30:00', 'main_node': s, 'all_nodes': [s, 'n2'],
+            'work_dir': s, 'job_exit_code': 0, 'error': s, 'signals': [s],
+        }
+    dumpers = [yaml.Dumper] + ([yaml.CDumper] if hasattr(yaml, 'CDumper') else [])
+    n = 0
+    for d in dumpers:
+        for width in (None, 20):
+            for i, s in enumerate(tricky):
+                path = '%s/%d.qqinfo' % (out, n); n += 1
+                with open(path, 'w', encoding='utf-8') as f:
+                    f.write('# qq job info file\\n')
+                    yaml.dump(record(i, s), f, Dumper=d, default_flow_style=False, sort_keys=False, width=width)
+                    f.write('\\n')
+                print(path)
+    """
+
 /// Strings a YAML 1.1 reader would turn into something else if they were not quoted.
 private func nastyRecord() -> InfoRecord {
     var r = InfoRecord(batchSystem: .slurmLumi, qqVersion: "", username: "~", jobID: "0123",
@@ -233,11 +290,13 @@ private func unhex(_ s: Substring) -> String {
 }
 
 /// Writes each record with the encoder, loads all with PyYAML, and lists every difference.
-private func yaml11Problems(_ records: [(String, InfoRecord)]) -> [String] {
+/// With `writeWithEncoder: false` the records' names are the files to load.
+private func yaml11Problems(_ records: [(String, InfoRecord)], writeWithEncoder: Bool = true) -> [String] {
     let dir = S.makeTempDir()
     defer { S.removeTree(dir) }
     var files: [String] = []
-    for (i, (_, record)) in records.enumerated() {
+    for (i, (name, record)) in records.enumerated() {
+        guard writeWithEncoder else { files.append(name); continue }
         let path = "\(dir)/\(i).qqinfo"
         S.writeText(InfoFileCodec.encode(record), to: path)
         files.append(path)
