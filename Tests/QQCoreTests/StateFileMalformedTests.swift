@@ -146,6 +146,12 @@ func jobNameMustBeOneFileName(bad: String) {
             == "nesting is too deep")
 }
 
+@Test func deepBlockNestingFailsInsteadOfOverflowingTheStack() {
+    var block = "loop_info:\n"
+    for level in 1...2000 { block += String(repeating: " ", count: level) + "a:\n" }
+    #expect(decodeError(S.readText(S.fixture("py_queued_pbs.qqinfo")) + block)?.message == "nesting is too deep")
+}
+
 // MARK: - Never crash
 
 /// Deterministic pseudo-random numbers (SplitMix64), so failures reproduce.

@@ -122,13 +122,19 @@ public enum InfoFile {
             if errno == ENOENT { return false }
             throw SystemError.fromErrno("rename", path)
         }
-        defer { unlink(replaced) }
         if link(tmp, path) == 0 {
+            unlink(replaced)
             InfoFileIO.syncDirectory(of: path)
             return true
         }
-        if errno == EEXIST { return false }
-        throw SystemError.fromErrno("create", path)
+        let code = errno
+        if code != EEXIST {
+            // Not a lost race but a failure: put the old file back (without clobbering a new one).
+            _ = link(replaced, path)
+        }
+        unlink(replaced)
+        if code == EEXIST { return false }
+        throw SystemError(code: code, operation: "create", path: path)
     }
 
     /// Reads a work-dir marker with `O_NOFOLLOW` (R45, R134).
