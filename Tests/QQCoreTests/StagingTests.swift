@@ -43,7 +43,7 @@ import Testing
 
 @Suite struct CopyEngineTests {
     @Test func stageInCopiesContentModesTimesSymlinksAndEmptyDirectories() throws {
-        let t = TempDir("qq-stage")
+        let t = WorkArea("qq-stage")
         defer { t.cleanup() }
         t.write("in/a.txt", "alpha", mode: 0o640)
         t.write("in/sub/deep/b.txt", "beta")
@@ -69,7 +69,7 @@ import Testing
     }
 
     @Test func awkwardNamesSurvive() throws {
-        let t = TempDir("qq-names")
+        let t = WorkArea("qq-names")
         defer { t.cleanup() }
         t.makeDirs(t.file("in"))
         t.makeDirs(t.file("work"))
@@ -91,7 +91,7 @@ import Testing
     }
 
     @Test func stageOutCopiesOnlyNewAndChangedFiles() throws {
-        let t = TempDir("qq-out")
+        let t = WorkArea("qq-out")
         defer { t.cleanup() }
         t.write("in/keep.txt", "original")
         t.write("in/change.txt", "v1")
@@ -119,7 +119,7 @@ import Testing
     }
 
     @Test func stageOutLeavesResultsUnderIncludedPathsInTheWorkDir() throws {
-        let t = TempDir("qq-incl")
+        let t = WorkArea("qq-incl")
         defer { t.cleanup() }
         t.makeDirs(t.file("in"))
         t.write("work/lib/new.txt", "x")
@@ -130,7 +130,7 @@ import Testing
     }
 
     @Test func aDirectoryWhereTheInputHasAFileIsAnErrorForThatEntryOnly() throws {
-        let t = TempDir("qq-clash")
+        let t = WorkArea("qq-clash")
         defer { t.cleanup() }
         t.write("in/clash", "a file")
         t.write("work/clash/inner.txt", "x")
@@ -143,7 +143,7 @@ import Testing
     }
 
     @Test func noPartialFileIsLeftBehind() throws {
-        let t = TempDir("qq-part")
+        let t = WorkArea("qq-part")
         defer { t.cleanup() }
         t.makeDirs(t.file("in"))
         t.write("work/a.txt", "data")
@@ -154,7 +154,7 @@ import Testing
 
 @Suite struct SafeDeleteTests {
     @Test func deletesATreeStrictlyUnderTheRoot() throws {
-        let t = TempDir("qq-del")
+        let t = WorkArea("qq-del")
         defer { t.cleanup() }
         t.write("root/u/qq-jobs/job_1/a/b.txt", "x")
         symlink("/etc", t.file("root/u/qq-jobs/job_1/etc-link"))
@@ -165,7 +165,7 @@ import Testing
     }
 
     @Test func refusesTheRootItselfAndPathsOutsideIt() {
-        let t = TempDir("qq-del2")
+        let t = WorkArea("qq-del2")
         defer { t.cleanup() }
         t.makeDirs(t.file("root/u"))
         #expect(throws: SafeDelete.Refusal.self) { try SafeDelete.deleteDirectory(t.file("root"), under: t.file("root")) }
@@ -175,7 +175,7 @@ import Testing
     }
 
     @Test func refusesAWorkDirReachedThroughASymlink() {
-        let t = TempDir("qq-del3")
+        let t = WorkArea("qq-del3")
         defer { t.cleanup() }
         t.write("elsewhere/precious.txt", "keep")
         t.makeDirs(t.file("root/u/qq-jobs"))
@@ -187,7 +187,7 @@ import Testing
     }
 
     @Test func aMissingDirectoryIsAlreadyGone() throws {
-        let t = TempDir("qq-del4")
+        let t = WorkArea("qq-del4")
         defer { t.cleanup() }
         t.makeDirs(t.file("root"))
         #expect(try SafeDelete.deleteDirectory(t.file("root/u/qq-jobs/job_9"), under: t.file("root")).gone)
@@ -195,7 +195,7 @@ import Testing
 }
 
 @Suite struct WorkDirLayoutTests {
-    func layout(_ t: TempDir, system: BatchSystemName = .slurm, account: String? = nil, type: String = "scratch") throws -> WorkDirLayout {
+    func layout(_ t: WorkArea, system: BatchSystemName = .slurm, account: String? = nil, type: String = "scratch") throws -> WorkDirLayout {
         var s = Settings()
         s.scratchRoot = t.file("scratch")
         s.flashRoot = t.file("flash")
@@ -203,7 +203,7 @@ import Testing
     }
 
     @Test func slurmWorkDirIsRootUserQQJobsJobID() throws {
-        let t = TempDir("qq-wd")
+        let t = WorkArea("qq-wd")
         defer { t.cleanup() }
         t.makeDirs(t.file("scratch"))
         let created = try layout(t).create(user: "jdoe", jobID: "42", attempts: 3, restartCount: 0) { _ in false }
@@ -213,7 +213,7 @@ import Testing
     }
 
     @Test func lumiFlashUsesTheLowercasedAccountAndNeverCreatesIt() throws {
-        let t = TempDir("qq-wd2")
+        let t = WorkArea("qq-wd2")
         defer { t.cleanup() }
         let l = try layout(t, system: .slurmLumi, account: "Proj_1", type: "flash")
         #expect(throws: WorkDirLayout.LayoutError.missingRoot(t.file("flash"))) {
@@ -229,7 +229,7 @@ import Testing
     }
 
     @Test func anUnusableUserDirFallsBackToUser2() throws {
-        let t = TempDir("qq-wd3")
+        let t = WorkArea("qq-wd3")
         defer { t.cleanup() }
         t.write("scratch/jdoe", "a plain file, not a directory")
         let created = try layout(t).create(user: "jdoe", jobID: "42", attempts: 3, restartCount: 0) { _ in false }
@@ -237,7 +237,7 @@ import Testing
     }
 
     @Test func aStaleJobDirOfAnOlderJobIsNotReused() throws {
-        let t = TempDir("qq-wd4")
+        let t = WorkArea("qq-wd4")
         defer { t.cleanup() }
         t.write("scratch/jdoe/qq-jobs/job_42/stale.txt", "old")
         let created = try layout(t).create(user: "jdoe", jobID: "42", attempts: 3, restartCount: 0) { _ in false }
@@ -246,7 +246,7 @@ import Testing
     }
 
     @Test func itAndLumiNeedAnAccount() {
-        let t = TempDir("qq-wd5")
+        let t = WorkArea("qq-wd5")
         defer { t.cleanup() }
         #expect(throws: WorkDirLayout.LayoutError.noAccount(jobID: "42")) { try layout(t, system: .slurmIT4I) }
         #expect(throws: WorkDirLayout.LayoutError.unsupportedType(type: "flash", system: .slurm)) { try layout(t, type: "flash") }

@@ -2,7 +2,7 @@ import Glibc
 @testable import QQCore
 
 /// A fresh directory under /tmp, removed by `cleanup()`.
-struct TempDir {
+struct WorkArea {
     let path: String
 
     init(_ label: String = "qq-test") {

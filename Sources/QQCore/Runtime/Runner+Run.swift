@@ -284,7 +284,7 @@ extension Runner {
     }
 
     /// `.qq-run-not-copied`: every path that stage-out could not copy, one per line (R100, R12a).
-    private func writeNotCopiedList(_ paths: [PathBytes], in workDir: String) {
+    func writeNotCopiedList(_ paths: [PathBytes], in workDir: String) {
         let text = paths.map { $0.displayText }.joined(separator: "\n") + "\n"
         try? InfoFile.writeAtomically(text, to: workDir + "/.qq-run-not-copied", modeIfNew: 0o600)
     }
@@ -442,15 +442,42 @@ extension Runner {
         }
     }
 
-    /// R113 (logs part): `.out` and `.err` first, each one attempt.
+    /// R113: the logs first (each one attempt, even after the deadline), then the new and changed
+    /// results, smallest first, before the deadline D. The work dir is always kept.
     private func rescueLogs(workDir: String, inputDir: String) -> StageOutStats {
         guard let record = state?.record else { return StageOutStats(mode: .rescue) }
-        let stats = CopyEngine().copyTopLevelFiles([record.stdoutFile, record.stderrFile], from: workDir, to: inputDir)
-        Log.info("Rescued \(stats.files) files (\(Size.format(bytes: stats.bytes))); \(stats.failures.count) not copied (budget exhausted).")
+        let engine = CopyEngine()
+        let start = monotonicSeconds()
+        let deadline: Double
+        if let budget = settings.rescueBudget {
+            deadline = start + budget
+        } else if killWait > 0, let t = supervisor.terminationTime {
+            deadline = t + killWait - 2
+        } else {
+            deadline = start + 60
+        }
+        let logs = engine.copyTopLevelFiles([record.stdoutFile, record.stderrFile], from: workDir, to: inputDir)
+        var files = logs.files, bytes = logs.bytes
+        var notCopied = logs.failures.map { $0.path }
+        let rescueResults = (plainOptions?.rescue ?? settings.rescue) && !TransferPolicy(record.effectiveTransferMode).isExactlyNever
+        if rescueResults {
+            let logNames: Set<PathBytes> = [PathBytes(record.stdoutFile.utf8), PathBytes(record.stderrFile.utf8)]
+            let result = engine.rescue(from: workDir, to: inputDir, manifest: manifest, controlFiles: controlFileNames,
+                                       includedNames: Set(record.includedFiles.map { PathBytes(FileSystem.baseName($0).utf8) }),
+                                       skipTopLevel: logNames, deadline: deadline)
+            files += result.stats.files
+            bytes += result.stats.bytes
+            notCopied += result.notCopied
+        } else {
+            Log.info("Results are not rescued (transfer mode 'never' or QQ_RESCUE=false); only the logs were copied.")
+        }
+        if !notCopied.isEmpty { writeNotCopiedList(notCopied, in: workDir) }
+        let seconds = monotonicSeconds() - start
+        Log.info("Rescued \(files) files (\(Size.format(bytes: bytes))); \(notCopied.count) not copied (budget exhausted).")
         Log.info("Keeping working directory '\(workDir)' (the job was killed).")
-        return StageOutStats(mode: .rescue, files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds),
-                             errors: stats.failures.count, notCopied: stats.failures.count,
-                             notCopiedPaths: stats.failures.prefix(20).map { $0.path.displayText })
+        return StageOutStats(mode: .rescue, files: files, bytes: bytes, seconds: roundedSeconds(seconds),
+                             errors: logs.failures.count, notCopied: notCopied.count,
+                             notCopiedPaths: notCopied.prefix(20).map { $0.displayText })
     }
 }
 

@@ -306,7 +306,7 @@ public struct CopyEngine: Sendable {
     /// renames it over the name only after its size and mtime match the source's (R103).
     /// Returns the copy's status after the rename and the source's status after the copy.
     func copyFile(_ srcDir: Int32, _ srcName: PathBytes, _ dstDir: Int32, _ dstName: PathBytes,
-                  source: FileStatus, viaTemporaryName: Bool) -> Result<(FileStatus, FileStatus), CopyFailure> {
+                  source: FileStatus, viaTemporaryName: Bool, deadline: Double? = nil) -> Result<(FileStatus, FileStatus), CopyFailure> {
         let rel = dstName
         let sfd = withCName(srcName) { cqq_openat(srcDir, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0) }
         if sfd < 0 { return .failure(CopyFailure(path: rel, code: errno, operation: "open")) }
@@ -331,9 +331,9 @@ public struct CopyEngine: Sendable {
                 let e = errno; close(dfd); discard()
                 return .failure(CopyFailure(path: rel, code: e, operation: "read"))
             }
-            if let code = copyContents(from: sfd, to: dfd) {
+            if let code = copyContents(from: sfd, to: dfd, deadline: deadline) {
                 close(dfd); discard()
-                return .failure(CopyFailure(path: rel, code: code, operation: "copy"))
+                return .failure(CopyFailure(path: rel, code: code, operation: code == ETIME ? "copy in time (abandoned)" : "copy"))
             }
             let mode = mode_t(before.permissionBits & 0o777) & ~umask
             fchmod(dfd, mode)
@@ -372,11 +372,13 @@ public struct CopyEngine: Sendable {
     }
 
     /// copy_file_range, falling back to read/write where the kernel refuses (EXDEV, ENOSYS, …).
-    /// Returns an errno on failure.
-    private func copyContents(from src: Int32, to dst: Int32) -> Int32? {
+    /// Returns an errno on failure; ETIME when `deadline` (monotonic) passed mid-copy.
+    private func copyContents(from src: Int32, to dst: Int32, deadline: Double? = nil) -> Int32? {
         var useRange = true
+        let chunk = deadline == nil ? 1 << 30 : 16 << 20
         while useRange {
-            let n = cqq_copy_file_range(src, dst, 1 << 30)
+            if let deadline, monotonicSeconds() >= deadline { return ETIME }
+            let n = cqq_copy_file_range(src, dst, chunk)
             if n > 0 { continue }
             if n == 0 { return nil }
             let e = errno
@@ -389,6 +391,7 @@ public struct CopyEngine: Sendable {
         }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
+            if let deadline, monotonicSeconds() >= deadline { return ETIME }
             let n = buffer.withUnsafeMutableBytes { read(src, $0.baseAddress, $0.count) }
             if n < 0 { if errno == EINTR { continue }; return errno }
             if n == 0 { return nil }
@@ -397,7 +400,7 @@ public struct CopyEngine: Sendable {
         }
     }
 
-    private func copySymlink(_ srcDir: Int32, _ srcName: PathBytes, _ dstDir: Int32, _ dstName: PathBytes,
+    func copySymlink(_ srcDir: Int32, _ srcName: PathBytes, _ dstDir: Int32, _ dstName: PathBytes,
                              source: FileStatus) -> Result<FileStatus, CopyFailure> {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = withCName(srcName) { readlinkat(srcDir, $0, &buf, buf.count - 1) }
