@@ -360,10 +360,10 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
 
     @Test func realProcessCheckRejectsAProcessThatIsNotQQRun() {
         // (The test binary itself is `qq-runPackageTests`, so its own pid would match.)
-        if let comm = readSmallFile("/proc/1/comm"), !comm.hasPrefix("qq-run") {
+        if let comm = (try? FileSystem.readSmallFile("/proc/1/comm")), !comm.hasPrefix("qq-run") {
             #expect(!localProcessIsRunner(pid: 1))
         }
-        let ownComm = readSmallFile("/proc/self/comm") ?? ""
+        let ownComm = (try? FileSystem.readSmallFile("/proc/self/comm")) ?? ""
         #expect(localProcessIsRunner(pid: Int(getpid())) == ownComm.hasPrefix("qq-run"))
         #expect(!localProcessIsRunner(pid: 0))
         #expect(!localProcessIsRunner(pid: Int(Int32.max)))

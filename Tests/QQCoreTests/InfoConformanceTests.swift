@@ -4,7 +4,7 @@ import Testing
 
 /// Scenario 17a: the reference fixtures recorded from real Slurm and the Python qq, read from
 /// `<repo>/../shared/fixtures` only when that folder exists (as in CI, R148).
-private let sharedFixturesExist = isDirectory(TestPaths.sharedFixtures)
+private let sharedFixturesExist = (FileSystem.stat(TestPaths.sharedFixtures)?.isDirectory == true)
 
 /// Every `.qqinfo` below `qqinfo/`, as (path, text).
 private func referenceStateFiles() -> [(String, String)] {
@@ -19,7 +19,7 @@ private func referenceStateFiles() -> [(String, String)] {
         closedir(d)
         for name in names.sorted() {
             let path = dir + "/" + name
-            if isDirectory(path) { walk(path) } else if name.hasSuffix(".qqinfo"), let text = readText(path) { out.append((path, text)) }
+            if (FileSystem.stat(path)?.isDirectory == true) { walk(path) } else if name.hasSuffix(".qqinfo"), let text = readText(path) { out.append((path, text)) }
         }
     }
     walk(TestPaths.sharedFixtures + "/qqinfo")

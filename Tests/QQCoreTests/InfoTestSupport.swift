@@ -13,10 +13,10 @@ enum TestPaths {
     }()
     static let fixtures = repoRoot + "/Tests/Fixtures"
     /// The reference fixtures of the conformance test (R148): `<repo>/../shared/fixtures`.
-    static let sharedFixtures = lexicallyNormalized(repoRoot + "/../shared/fixtures")
+    static let sharedFixtures = FileSystem.normalizeLexically(repoRoot + "/../shared/fixtures")
 }
 
-func readText(_ path: String) -> String? { readSmallFile(path, limit: 16 << 20) }
+func readText(_ path: String) -> String? { (try? FileSystem.readSmallFile(path)) }
 
 func writeText(_ path: String, _ text: String, mode: mode_t = 0o644) {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)

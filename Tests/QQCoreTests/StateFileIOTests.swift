@@ -112,13 +112,13 @@ private func tempNames(in dir: String) -> [String] { S.names(in: dir).filter { $
     #expect(modeBits(path) == 0o600)
     let other = dir + "/job.qqinfo"
     try InfoFile.writeAtomically("x\n", to: other)
-    #expect(modeBits(other) == 0o666 & ~InfoFileIO.currentUmask())
+    #expect(modeBits(other) == 0o666 & ~FileSystem.umask)
 }
 
 @Test func umaskIsReadFromProc() {
     let mask = umask(0o027)
     defer { umask(mask) }
-    #expect(InfoFileIO.currentUmask() == 0o027)
+    #expect(FileSystem.umask == 0o027)
 }
 
 @Test func atomicWriteLeavesNoTemporaryFile() throws {
@@ -184,7 +184,7 @@ private func tempNames(in dir: String) -> [String] { S.names(in: dir).filter { $
     chmod(path, 0o444)   // e.g. locked by qq kill: the new file is writable again
     #expect(try InfoFile.replaceDead("new job\n", at: path))
     #expect(S.readText(path) == "new job\n")
-    #expect(modeBits(path) == 0o666 & ~InfoFileIO.currentUmask())
+    #expect(modeBits(path) == 0o666 & ~FileSystem.umask)
     #expect(S.names(in: dir) == ["job.qqinfo"])
 }
 

@@ -45,7 +45,7 @@ enum StateFileTestSupport {
     static func fixture(_ name: String) -> String { fixturesDir + "/" + name }
 
     static func readBytes(_ path: String) -> [UInt8] {
-        (try? InfoFileIO.readAll(path: path)) ?? []
+        (try? FileSystem.readBytes(path)) ?? []
     }
 
     static func readText(_ path: String) -> String { String(decoding: readBytes(path), as: UTF8.self) }

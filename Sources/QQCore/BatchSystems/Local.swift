@@ -30,7 +30,7 @@ public struct LocalSystem: BatchSystem {
 func localProcessIsRunner(pid: Int) -> Bool {
     guard pid > 0, pid <= Int(Int32.max) else { return false }
     if kill(pid_t(pid), 0) != 0 && errno != EPERM { return false }
-    guard let comm = readSmallFile("/proc/\(pid)/comm") else { return false }
+    guard let comm = try? FileSystem.readSmallFile("/proc/\(pid)/comm") else { return false }
     return comm.hasPrefix("qq-run")
 }
 
@@ -42,18 +42,3 @@ func readOwnPIDNamespace() -> String? {
     return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
-/// The first 64 kB of a file as text, or nil.
-func readSmallFile(_ path: String, limit: Int = 65536) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while bytes.count < limit {
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 { if errno == EINTR { continue }; return nil }
-        if n == 0 { break }
-        bytes.append(contentsOf: buffer[0..<n])
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}

@@ -36,9 +36,9 @@ enum Discovery {
             guard let namePointer else { continue }
             let name = String(cString: namePointer)
             guard name.hasSuffix(".qqinfo"), name.count > ".qqinfo".count else { continue }
-            let path = joinPath(directory, name)
+            let path = FileSystem.joinPath(directory, name)
             // DT_REG is 8; anything else (symlink, unknown d_type) is checked with stat.
-            if type == 8 || isRegularFile(path) { paths.append(path) }
+            if type == 8 || (FileSystem.stat(path)?.isRegular == true) { paths.append(path) }
         }
         return paths
     }
@@ -66,69 +66,8 @@ enum Discovery {
 
     static func load(_ path: String, retries: Int = 3, loader: InfoLoader) -> Result<LoadedInfo, LoadFailure> {
         switch loader(path, retries) {
-        case .success(let record): return .success(LoadedInfo(path: path, record: record, mtime: modificationTime(path)))
+        case .success(let record): return .success(LoadedInfo(path: path, record: record, mtime: FileSystem.stat(path).map { Int($0.mtimeSeconds) }))
         case .failure(let error): return .failure(LoadFailure(message: error.description))
         }
     }
-}
-
-func joinPath(_ dir: String, _ name: String) -> String {
-    if dir.isEmpty { return name }
-    return dir.hasSuffix("/") ? dir + name : dir + "/" + name
-}
-
-func isRegularFile(_ path: String) -> Bool {
-    var st = cqq_stat()
-    return cqq_fstatat(AT_FDCWD, path, 0, &st) == 0 && (st.mode & UInt32(S_IFMT)) == UInt32(S_IFREG)
-}
-
-func isDirectory(_ path: String) -> Bool {
-    var st = cqq_stat()
-    return cqq_fstatat(AT_FDCWD, path, 0, &st) == 0 && (st.mode & UInt32(S_IFMT)) == UInt32(S_IFDIR)
-}
-
-func modificationTime(_ path: String) -> Int? {
-    var st = cqq_stat()
-    guard cqq_fstatat(AT_FDCWD, path, 0, &st) == 0 else { return nil }
-    return Int(st.mtime_sec)
-}
-
-/// R6: replace the suffix of the last path component, or append it.
-func replacingSuffix(_ name: String, with suffix: String) -> String {
-    let slash = name.lastIndex(of: "/")
-    let base = slash.map { name[name.index(after: $0)...] } ?? Substring(name)
-    if let dot = base.lastIndex(of: "."), dot != base.startIndex, base.index(after: dot) != base.endIndex {
-        return String(name[..<dot]) + suffix
-    }
-    return name + suffix
-}
-
-/// R9: `$PWD` when it names the same directory as `getcwd()`, else `getcwd()`.
-func logicalCurrentDirectory(_ environment: Environment) -> String {
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    let physical: String? = getcwd(&buffer, buffer.count) != nil
-        ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
-    if let pwd = environment.nonEmpty("PWD"), pwd.hasPrefix("/"), let physical {
-        var a = cqq_stat(), b = cqq_stat()
-        if cqq_fstatat(AT_FDCWD, pwd, 0, &a) == 0, cqq_fstatat(AT_FDCWD, physical, 0, &b) == 0,
-           a.dev == b.dev, a.ino == b.ino {
-            return lexicallyNormalized(pwd)
-        }
-    }
-    return physical ?? "."
-}
-
-/// Absolute path with `.` and `..` removed lexically (symlinks untouched, R9).
-func absolutePath(_ path: String, base: String) -> String {
-    lexicallyNormalized(path.hasPrefix("/") ? path : joinPath(base, path))
-}
-
-func lexicallyNormalized(_ path: String) -> String {
-    var parts: [Substring] = []
-    for c in path.split(separator: "/") {
-        if c == "." { continue }
-        if c == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
-        parts.append(c)
-    }
-    return "/" + parts.joined(separator: "/")
 }

@@ -72,7 +72,7 @@ enum InfoJSON {
         let r = info.record
         let res = r.resources
         var pairs: [(String, JSONValue)] = [
-            ("info_file", .string(absolutePath(info.path, base: baseDirectory))),
+            ("info_file", .string(FileSystem.normalizeLexically(info.path, relativeTo: baseDirectory))),
             ("real_state", .string(status.realState.jsonName)),
             ("batch_state", status.answer.map { .string($0.state.rawValue) } ?? .null),
             ("batch_answer", status.answer.map { .string($0.kindName) } ?? .null),

@@ -112,14 +112,14 @@ public enum QQInfoCommand {
             errors.append((target, message))
         }
 
-        let cwd = logicalCurrentDirectory(environment)
+        let cwd = FileSystem.logicalCurrentDirectory(environment: environment)
         for target in options.targets.isEmpty ? ["."] : options.targets {
-            if isRegularFile(target) {
+            if (FileSystem.stat(target)?.isRegular == true) {
                 switch Discovery.load(target, loader: context.loadInfo) {
                 case .success(let info): jobs.append(info)
                 case .failure(let f): fail(target, f.message)
                 }
-            } else if isDirectory(target) {
+            } else if (FileSystem.stat(target)?.isDirectory == true) {
                 let paths: [String]
                 do { paths = try Discovery.infoFiles(in: target) } catch { fail(target, error.description); continue }
                 if paths.isEmpty { fail(target, "No qq job info file found."); continue }
@@ -239,10 +239,10 @@ enum JobIDResolver {
         var candidates: [String] = []
         if systemName == .pbs, let qqInfo = batch.variables["QQ_INFO"], !qqInfo.isEmpty { candidates.append(qqInfo) }
         if let dir = batch.workDir, let name = batch.jobName, !name.isEmpty {
-            candidates.append(joinPath(dir, replacingSuffix(name, with: ".qqinfo")))
+            candidates.append(FileSystem.joinPath(dir, replacingSuffix(of: name, with: ".qqinfo")))
         }
         var sawOtherJob = false
-        for path in candidates where isRegularFile(path) {
+        for path in candidates where (FileSystem.stat(path)?.isRegular == true) {
             if case .success(var info) = Discovery.load(path, loader: context.loadInfo) {
                 if matches(info.record, id) { info.knownAnswer = answer; return .success(info) }
                 sawOtherJob = true

@@ -63,7 +63,7 @@ public enum InfoFile {
         var previous: [UInt8]? = nil
         while true {
             let bytes: [UInt8]
-            do { bytes = try InfoFileIO.readAll(path: path) } catch { throw .unreadable(error) }
+            do { bytes = try FileSystem.readBytes(path) } catch { throw .unreadable(error) }
             do {
                 let record = try InfoFileCodec.decodeInfo(bytes: bytes, path: path)
                 // A file cut short by a truncate-then-write writer may still parse. qq's files end
@@ -84,7 +84,7 @@ public enum InfoFile {
     public static func writeAtomically(_ text: String, to path: String, modeIfNew: mode_t = 0o666)
         throws(SystemError) {
         var st = stat()
-        let mode = stat(path, &st) == 0 ? st.st_mode & 0o777 : modeIfNew & ~InfoFileIO.currentUmask() & 0o777
+        let mode = stat(path, &st) == 0 ? st.st_mode & 0o777 : modeIfNew & ~FileSystem.umask & 0o777
         let tmp = try InfoFileIO.createTemp(Array(text.utf8), for: path, mode: mode)
         guard rename(tmp, path) == 0 else {
             let e = SystemError.fromErrno("replace", path)
@@ -97,7 +97,7 @@ public enum InfoFile {
     /// Creates `path` only if the name is free (R40: temp file + `link()`); returns false when the
     /// name is taken (EEXIST), throws on other errors.
     public static func claim(_ text: String, at path: String) throws(SystemError) -> Bool {
-        let mode = 0o666 & ~InfoFileIO.currentUmask()
+        let mode = 0o666 & ~FileSystem.umask
         let tmp = try InfoFileIO.createTemp(Array(text.utf8), for: path, mode: mode)
         defer { unlink(tmp) }
         if link(tmp, path) == 0 {
@@ -112,7 +112,7 @@ public enum InfoFile {
     /// name with `link()`, delete the renamed file. Returns false if another process won a race.
     public static func replaceDead(_ text: String, at path: String) throws(SystemError) -> Bool {
         // The new file gets new-file permissions: the old one may carry qq kill's lock (R44).
-        let mode = 0o666 & ~InfoFileIO.currentUmask()
+        let mode = 0o666 & ~FileSystem.umask
         let tmp = try InfoFileIO.createTemp(Array(text.utf8), for: path, mode: mode)
         defer { unlink(tmp) }
         let name = InfoFileIO.split(path).name
@@ -140,7 +140,7 @@ public enum InfoFile {
     /// Reads a work-dir marker with `O_NOFOLLOW` (R45, R134).
     public static func loadMarker(path: String) throws(InfoFileLoadError) -> WorkDirMarker {
         let bytes: [UInt8]
-        do { bytes = try InfoFileIO.readAll(path: path, extraFlags: O_NOFOLLOW) } catch { throw .unreadable(error) }
+        do { bytes = try FileSystem.readBytes(path, flags: O_NOFOLLOW) } catch { throw .unreadable(error) }
         do { return try InfoFileCodec.decodeMarker(bytes: bytes, path: path) } catch { throw .invalid(error) }
     }
 

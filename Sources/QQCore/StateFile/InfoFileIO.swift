@@ -7,51 +7,8 @@ enum InfoFileIO {
     /// State files are small; anything this big is not one, and reading it all would only hurt.
     static let maxFileSize = 64 * 1024 * 1024
 
-    static func readAll(path: String, extraFlags: Int32 = 0) throws(SystemError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | extraFlags)
-        guard fd >= 0 else { throw SystemError.fromErrno("read", path) }
-        defer { close(fd) }
-        var st = stat()
-        var capacity = 8192
-        if fstat(fd, &st) == 0, st.st_size > 0 {
-            guard st.st_size <= maxFileSize else { throw SystemError(code: EFBIG, operation: "read", path: path) }
-            capacity = Int(st.st_size) + 1
-        }
-        var buffer = [UInt8](repeating: 0, count: capacity)
-        var count = 0
-        while true {
-            if count == buffer.count {
-                guard buffer.count < maxFileSize else { throw SystemError(code: EFBIG, operation: "read", path: path) }
-                buffer.append(contentsOf: repeatElement(0, count: buffer.count))
-            }
-            let n = buffer.withUnsafeMutableBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return 0 }
-                return read(fd, base + count, raw.count - count)
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError.fromErrno("read", path)
-            }
-            if n == 0 { break }
-            count += n
-        }
-        buffer.removeSubrange(count...)
-        return buffer
-    }
-
     static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws(SystemError) {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return 0 }
-                return write(fd, base + offset, raw.count - offset)
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError.fromErrno("write", path)
-            }
-            offset += n
-        }
+        if !bytes.withUnsafeBytes({ FileSystem.writeAll(fd, $0) }) { throw SystemError.fromErrno("write", path) }
     }
 
     /// (directory, file name) of a path; the directory is "." for a bare name.
@@ -107,29 +64,6 @@ enum InfoFileIO {
         close(fd)
     }
 
-    /// The process umask, from `/proc/self/status` (`umask()` itself would have to change it,
-    /// which races with other threads creating files). 022 when it cannot be read.
-    static func currentUmask() -> mode_t {
-        guard let bytes = try? readAll(path: "/proc/self/status") else { return 0o022 }
-        let key = Array("Umask:".utf8)
-        var i = 0
-        while i + key.count <= bytes.count {
-            let lineStart = i
-            while i < bytes.count, bytes[i] != 10 { i += 1 }
-            if i - lineStart > key.count, Array(bytes[lineStart..<(lineStart + key.count)]) == key {
-                var v: mode_t = 0
-                var seen = false
-                for c in bytes[(lineStart + key.count)..<i] where c != 32 && c != 9 {
-                    guard c >= 48, c <= 55 else { return 0o022 }
-                    v = (v << 3) | mode_t(c - 48)
-                    seen = true
-                }
-                return seen ? v & 0o777 : 0o022
-            }
-            i += 1
-        }
-        return 0o022
-    }
 
     static func sleep(seconds: Double) {
         guard seconds > 0 else { return }

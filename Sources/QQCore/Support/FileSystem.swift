@@ -87,19 +87,38 @@ public enum FileSystem {
         String(decoding: try readBytes(path), as: UTF8.self)
     }
 
+    /// Small files only (state files, markers, /proc entries): anything bigger is refused.
+    static let maxReadSize = 64 * 1024 * 1024
+
     public static func readBytes(_ path: String, flags: Int32 = 0) throws(SystemError) -> [UInt8] {
         let fd = cqq_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | flags, 0)
-        if fd < 0 { throw SystemError.fromErrno("open", path) }
+        guard fd >= 0 else { throw SystemError.fromErrno("read", path) }
         defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw SystemError.fromErrno("read", path) }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
+        var capacity = 8192
+        if let st = fstat(fd), st.size > 0 {
+            guard st.size <= maxReadSize else { throw SystemError(code: EFBIG, operation: "read", path: path) }
+            capacity = Int(st.size) + 1
         }
-        return out
+        var buffer = [UInt8](repeating: 0, count: capacity)
+        var count = 0
+        while true {
+            if count == buffer.count {
+                guard buffer.count < maxReadSize else { throw SystemError(code: EFBIG, operation: "read", path: path) }
+                buffer.append(contentsOf: repeatElement(0, count: buffer.count))
+            }
+            let n = buffer.withUnsafeMutableBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                return read(fd, base + count, raw.count - count)
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError.fromErrno("read", path)
+            }
+            if n == 0 { break }
+            count += n
+        }
+        buffer.removeSubrange(count...)
+        return buffer
     }
 
     /// Writes all bytes to a descriptor, retrying short writes and EINTR.
@@ -142,6 +161,11 @@ public enum FileSystem {
         return "/" + parts.joined(separator: "/")
     }
 
+    public static func joinPath(_ dir: String, _ name: String) -> String {
+        if dir.isEmpty { return name }
+        return dir.hasSuffix("/") ? dir + name : dir + "/" + name
+    }
+
     public static func baseName(_ path: String) -> String {
         let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
         if let slash = trimmed.lastIndex(of: "/") { return String(trimmed[trimmed.index(after: slash)...]) }
@@ -168,9 +192,10 @@ public enum FileSystem {
     }
 }
 
-/// R6: replace the suffix of a name (Python's `with_suffix`).
+/// R6: replace the suffix of a name, or of a path's last component (Python's `with_suffix`).
 public func replacingSuffix(of name: String, with suffix: String) -> String {
-    if let dot = name.lastIndex(of: "."), dot != name.startIndex, name.index(after: dot) != name.endIndex {
+    let base = name.lastIndex(of: "/").map { name[name.index(after: $0)...] } ?? Substring(name)
+    if let dot = base.lastIndex(of: "."), dot != base.startIndex, base.index(after: dot) != base.endIndex {
         return String(name[..<dot]) + suffix
     }
     return name + suffix
