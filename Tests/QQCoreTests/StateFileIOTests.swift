@@ -115,10 +115,11 @@ private func tempNames(in dir: String) -> [String] { S.names(in: dir).filter { $
     #expect(modeBits(other) == 0o666 & ~FileSystem.umask)
 }
 
-@Test func umaskIsReadFromProc() {
-    let mask = umask(0o027)
-    defer { umask(mask) }
-    #expect(FileSystem.umask == 0o027)
+@Test func umaskIsReadFromProcStatus() {
+    #expect(FileSystem.parseUmask(procStatus: "Name:\tqq-run\nUmask:\t0027\nState:\tR\n") == 0o027)
+    #expect(FileSystem.parseUmask(procStatus: "Name:\tqq-run\n") == 0o022)
+    // The process's own umask, as umask(2) reports it (read without changing it for other threads).
+    #expect(FileSystem.umask == FileSystem.parseUmask(procStatus: (try? FileSystem.readSmallFile("/proc/self/status")) ?? ""))
 }
 
 @Test func atomicWriteLeavesNoTemporaryFile() throws {

@@ -71,16 +71,16 @@ public enum FileSystem {
         return cqq_fstat(fd, &s) == 0 ? FileStatus(s) : nil
     }
 
-    /// The process umask, read without changing it (umask(2) is not thread-safe to query).
-    public static let umask: mode_t = {
-        if let text = try? readSmallFile("/proc/self/status") {
-            for line in text.split(separator: "\n") where line.hasPrefix("Umask:") {
-                let v = line.dropFirst(6).trimmingBlanks
-                if let m = UInt32(v, radix: 8) { return mode_t(m) }
-            }
+    /// The process umask, read once without changing it (umask(2) cannot be queried thread-safely).
+    public static let umask: mode_t = parseUmask(procStatus: (try? readSmallFile("/proc/self/status")) ?? "")
+
+    /// The `Umask:` line of `/proc/self/status`; 022 when there is none.
+    static func parseUmask(procStatus text: String) -> mode_t {
+        for line in text.split(separator: "\n") where line.hasPrefix("Umask:") {
+            if let m = UInt32(line.dropFirst(6).trimmingBlanks, radix: 8), m <= 0o777 { return mode_t(m) }
         }
         return 0o022
-    }()
+    }
 
     /// Reads a whole (small) file as text. Invalid UTF-8 is repaired.
     public static func readSmallFile(_ path: String) throws(SystemError) -> String {
