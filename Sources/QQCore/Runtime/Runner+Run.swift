@@ -303,14 +303,13 @@ extension Runner {
         let k1 = writeK1(reason: provisional, phase: .rescue)
         let reasonQuery = startKillReasonQuery()
         supervisor.terminateProcessTree(first: 0, grace: grace)
-        let scriptCode = supervisor.scriptExitCode
-        let reason = reasonQuery?() ?? provisional
         var stageOut: StageOutStats?
         if let record = state?.record, record.usesScratch, let workDir, FileSystem.stat(workDir) != nil {
-            stageOut = rescueLogs(workDir: workDir, inputDir: record.inputDir)
+            stageOut = rescueResults(workDir: workDir, inputDir: record.inputDir)
         }
+        // The reason was asked for in parallel (R108 step 4); it must not eat the rescue's time.
+        let reason = reasonQuery?() ?? provisional
         if k1 { writeK2(reason: reason, stageOut: stageOut, scriptExitCode: nil) }
-        _ = scriptCode
         Log.error("Execution was terminated by SIG\(signalName(sig)).")
         return 128 + sig
     }
@@ -412,11 +411,19 @@ extension Runner {
             let answer = slurm.queryJob(id, record: record, environment: queryEnv, reaping: reaper)
             box.set(answer.record.flatMap(killReason(from:)))
         }
+        let deadline = rescueDeadline(start: monotonicSeconds())
         return { [supervisor] in
-            let deadline = monotonicSeconds() + 3
-            supervisor.serve(until: { box.isSet }, deadline: deadline)
+            supervisor.serve(until: { box.isSet }, deadline: max(deadline, monotonicSeconds() + 0.1))
             return box.isSet ? box.take() : nil
         }
+    }
+
+    /// R113's deadline D: t_S + W − 2 s when KillWait W is known and > 0, else start + 60 s;
+    /// `QQ_RESCUE_BUDGET` sets it to start + B.
+    func rescueDeadline(start: Double) -> Double {
+        if let budget = settings.rescueBudget { return start + budget }
+        if killWait > 0, let t = supervisor.terminationTime { return t + killWait - 2 }
+        return start + 60
     }
 
     /// R77: ask Slurm for the submission time and time limit while stage-in runs.
@@ -444,18 +451,11 @@ extension Runner {
 
     /// R113: the logs first (each one attempt, even after the deadline), then the new and changed
     /// results, smallest first, before the deadline D. The work dir is always kept.
-    private func rescueLogs(workDir: String, inputDir: String) -> StageOutStats {
+    private func rescueResults(workDir: String, inputDir: String) -> StageOutStats {
         guard let record = state?.record else { return StageOutStats(mode: .rescue) }
         let engine = CopyEngine()
         let start = monotonicSeconds()
-        let deadline: Double
-        if let budget = settings.rescueBudget {
-            deadline = start + budget
-        } else if killWait > 0, let t = supervisor.terminationTime {
-            deadline = t + killWait - 2
-        } else {
-            deadline = start + 60
-        }
+        let deadline = rescueDeadline(start: start)
         let logs = engine.copyTopLevelFiles([record.stdoutFile, record.stderrFile], from: workDir, to: inputDir)
         var files = logs.files, bytes = logs.bytes
         var notCopied = logs.failures.map { $0.path }
