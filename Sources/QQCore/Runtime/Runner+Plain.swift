@@ -42,9 +42,7 @@ extension Runner {
                 throw .fatal("Refusing to stage the whole directory '\(inputDir)' to scratch. Submit from a job directory or set work-dir=input_dir.")
             }
         }
-        guard WorkDirLayout.supportedTypes(system).contains(workDirType) else {
-            throw .fatal("Unsupported working directory type '\(workDirType)' for batch system '\(system.rawValue)'.")
-        }
+        // An unsupported type (R46) is reported after the claim, as error 91 recorded in the file.
         let baseName = plainBaseName(scriptPath: scriptPath)
         var jobName = baseName
         if let a = jobEnv.arrayJobID, let t = jobEnv.arrayTaskID { jobName = insertingBeforeFirstDot(baseName, "_\(a)_\(t)") }

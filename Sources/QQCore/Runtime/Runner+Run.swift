@@ -58,6 +58,9 @@ extension Runner {
         let (stats, newManifest) = result
         if let first = stats.failures.first {
             let more = stats.failures.count > 1 ? " (and \(stats.failures.count - 1) more)" : ""
+            if first.code == ENOSPC || first.code == EDQUOT {
+                throw .error("Stage-in failed: the scratch file system is full or over quota (\(first)). Free space under '\(workDirRoot ?? workDir)', exclude large inputs, or use work-dir=input_dir.")
+            }
             throw .error("Stage-in failed: \(first)\(more).")
         }
         manifest = newManifest

@@ -194,7 +194,12 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
         let rc = posix_spawn(&pid, executable, &actions, &attr, argv, envp)
         if rc != 0 { return rc }
         scriptPID = pid
-        if takeTerminal, cqq_tcsetpgrp(0, pid) == 0 { terminalForeground = true }
+        if takeTerminal, cqq_tcsetpgrp(0, pid) == 0 {
+            terminalForeground = true
+            // A script that touched the terminal before it became the foreground group was stopped
+            // by SIGTTIN/SIGTTOU; let it go on.
+            kill(-pid, SIGCONT)
+        }
         return nil
     }
 
