@@ -135,3 +135,11 @@ import Testing
         #expect(calls == 3)
     }
 }
+
+@Suite struct KillWaitTests {
+    @Test func killWaitIsReadFromScontrolShowConfig() {
+        let text = "Configuration data as of 2026-11-21T04:41:19\nJobCompType             = jobcomp/filetxt\nKillWait                = 5 sec\nKillOnBadExit           = 0\n"
+        #expect(parseKillWait(showConfig: text) == 5)
+        #expect(parseKillWait(showConfig: "KillOnBadExit = 0\n") == nil)
+    }
+}

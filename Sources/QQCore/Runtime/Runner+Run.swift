@@ -424,6 +424,7 @@ extension Runner {
     /// R113's deadline D: t_S + W − 2 s when KillWait W is known and > 0, else start + 60 s;
     /// `QQ_RESCUE_BUDGET` sets it to start + B.
     func rescueDeadline(start: Double) -> Double {
+        refreshKillWait()
         if let budget = settings.rescueBudget { return start + budget }
         if killWait > 0, let t = supervisor.terminationTime { return t + killWait - 2 }
         return start + 60

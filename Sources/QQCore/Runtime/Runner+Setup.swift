@@ -106,7 +106,24 @@ extension Runner {
                 }
             }
         }
-        Log.debug("KillWait not found in the Slurm configuration; assuming 30 s.")
+        Log.debug("KillWait not found in the Slurm configuration files; asking scontrol, assuming 30 s until it answers.")
+        let box = ResultBox<Double?>()
+        learnedKillWait = box
+        let runner = CommandRunner(environment: env, timeout: 5, reaping: supervisor)
+        startDetachedThread {
+            let result = runner.run(["scontrol", "show", "config"])
+            box.set(result.succeeded ? parseKillWait(showConfig: result.stdout) : nil)
+        }
+    }
+
+    /// Takes KillWait from `scontrol show config` once it has answered (R111).
+    func refreshKillWait() {
+        guard !killWaitKnown, let box = learnedKillWait, box.isSet else { return }
+        if let value = box.take() {
+            killWait = value
+            Log.debug("KillWait \(Int(value)) s, from 'scontrol show config'.")
+        }
+        killWaitKnown = true
     }
 
     // MARK: Step 5, qq-managed mode (R66–R72)
@@ -299,4 +316,14 @@ extension Runner {
 extension RunFailure {
     /// A terminating signal while waiting for `QQ_INFO` (R109): nothing was written.
     static func terminatedSilently(_ sig: Int32) -> RunFailure { .terminated(sig) }
+}
+
+/// `KillWait                = 30 sec` from `scontrol show config`.
+func parseKillWait(showConfig text: String) -> Double? {
+    for line in text.split(separator: "\n") {
+        let parts = line.split(separator: "=", maxSplits: 1)
+        guard parts.count == 2, parts[0].trimmingBlanks.lowercased() == "killwait" else { continue }
+        return Double(parts[1].trimmingBlanks.split(separator: " ").first ?? "")
+    }
+    return nil
 }

@@ -37,6 +37,8 @@ final class Runner {
     var scriptStarted = false
     var killWait: Double = 30
     var killWaitKnown = false
+    /// R111: KillWait from `scontrol show config`, asked for at start when no file told it.
+    var learnedKillWait: ResultBox<Double?>?
     var walltimeSeconds: Int?
     /// Set when the script's code is known but the state file went foreign (R97, R116).
     var endWithForeign = false
@@ -52,6 +54,7 @@ final class Runner {
     var heartbeatInterval: Double? { settings.heartbeatInterval > 0 ? Double(settings.heartbeatInterval) : nil }
 
     var grace: Double {
+        refreshKillWait()
         let w = killWait
         return w > 0 ? min(settings.killGrace, w / 3) : settings.killGrace
     }
