@@ -17,11 +17,14 @@ func runTool(_ argv: [String], dirs: TestDirs, env: [String: String] = [:], cwd:
     return Command.run(argv, environment: e, cwd: cwd ?? dirs.input, timeout: 60)
 }
 
-/// Keeps an output for the closing note: <run base>/samples/<name>.
+/// Keeps an output for the closing note: <run base>/samples/<name>, and in $QQ_TEST_SAMPLES if set.
 func keepSample(_ name: String, _ text: String) {
-    let dir = SlurmCluster.runBase + "/samples"
-    try? Files.mkdir(dir)
-    try? Files.write(dir + "/" + name, text)
+    var dirs = [SlurmCluster.runBase + "/samples"]
+    if let extra = Command.currentEnvironment()["QQ_TEST_SAMPLES"], !extra.isEmpty { dirs.append(extra) }
+    for dir in dirs {
+        try? Files.mkdir(dir)
+        try? Files.write(dir + "/" + name, text)
+    }
 }
 
 /// A plain-mode job script that runs under qq-run.
