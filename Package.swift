@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .executable(name: "qq-run", targets: ["qq-run"]),
         .executable(name: "qq-info", targets: ["qq-info"]),
+        .executable(name: "qq-wipe", targets: ["qq-wipe"]),
+        .executable(name: "qq-clear", targets: ["qq-clear"]),
         .executable(name: "qq", targets: ["qq"]),
     ],
     targets: [
@@ -17,6 +19,8 @@ let package = Package(
         .target(name: "QQCore", dependencies: ["CQQSystem"]),
         .executableTarget(name: "qq-run", dependencies: ["QQCore"]),
         .executableTarget(name: "qq-info", dependencies: ["QQCore"]),
+        .executableTarget(name: "qq-wipe", dependencies: ["QQCore"]),
+        .executableTarget(name: "qq-clear", dependencies: ["QQCore"]),
         .executableTarget(name: "qq", dependencies: ["QQCore"]),
         // Unit tests and the real-Slurm integration tests; fixtures are read from Tests/Fixtures.
         .testTarget(name: "QQCoreTests", dependencies: ["QQCore"]),

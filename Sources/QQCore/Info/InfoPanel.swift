@@ -442,3 +442,17 @@ func fixed(_ x: Double, decimals: Int) -> String {
     guard decimals > 0 else { return String(whole) }
     return "\(whole)." + zeroPadded(Int(scaled % factor), width: decimals)
 }
+
+extension InfoPanel {
+    /// R128: qq-wipe's status panel: the same borders and title, max(⌊C/3⌋, 70) wide, one empty
+    /// line of padding above and below, and only the STATE table. Preceded and followed by an
+    /// empty line.
+    public static func statusPanel(record: InfoRecord, status: JobStatus, options: PanelOptions) -> String {
+        let inner = max(options.terminalColumns / 3, 70) - 2
+        let c = options.colors
+        var lines = ["", topBorder(title: " JOB: \(record.jobID) ", inner: inner, colors: c), emptyLine(inner, c)]
+        lines += table(stateRows(record, status, options: options), inner: inner, colors: c)
+        lines += [emptyLine(inner, c), bottomBorder(inner: inner, colors: c), ""]
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

@@ -105,34 +105,9 @@ public enum QQInfoCommand {
         case .run(let o): options = o
         }
 
-        var jobs: [LoadedInfo] = []
-        var errors: [(target: String, message: String)] = []
-        func fail(_ target: String, _ message: String) {
-            Log.error(message)
-            errors.append((target, message))
-        }
-
         let cwd = FileSystem.logicalCurrentDirectory(environment: environment)
-        for target in options.targets.isEmpty ? ["."] : options.targets {
-            if (FileSystem.stat(target)?.isRegular == true) {
-                switch Discovery.load(target, loader: context.loadInfo) {
-                case .success(let info): jobs.append(info)
-                case .failure(let f): fail(target, f.message)
-                }
-            } else if (FileSystem.stat(target)?.isDirectory == true) {
-                let paths: [String]
-                do { paths = try Discovery.infoFiles(in: target) } catch { fail(target, error.description); continue }
-                if paths.isEmpty { fail(target, "No qq job info file found."); continue }
-                let (loaded, failed) = Discovery.loadSorted(paths, loader: context.loadInfo)
-                for (path, message) in failed { fail(path, message) }
-                jobs += loaded
-            } else {
-                switch JobIDResolver.resolve(target, environment: environment, context: context, directory: cwd) {
-                case .success(let info): jobs.append(info)
-                case .failure(let e): fail(target, e.message)
-                }
-            }
-        }
+        let (jobs, errors) = collectJobs(options.targets, environment: environment, context: context, directory: cwd)
+        for e in errors { Log.error(e.message) }
 
         let answers = queryAll(jobs, noBatch: options.noBatch, environment: environment, context: context)
         let now = context.now()
@@ -162,16 +137,49 @@ public enum QQInfoCommand {
         return (errors.isEmpty ? 0 : 91, out, "")
     }
 
+    /// R118–R121: the info files named by `targets` (files, directories, job ids; the current
+    /// directory when there are none), loaded, and one error per target that failed. Errors are
+    /// returned, not logged.
+    static func collectJobs(_ targets: [String], environment: Environment, context: InfoContext,
+                            directory cwd: String) -> (jobs: [LoadedInfo], errors: [(target: String, message: String)]) {
+        var jobs: [LoadedInfo] = []
+        var errors: [(target: String, message: String)] = []
+        func fail(_ target: String, _ message: String) { errors.append((target, message)) }
+        for target in targets.isEmpty ? ["."] : targets {
+            let st = FileSystem.stat(target)
+            if st?.isRegular == true {
+                switch Discovery.load(target, loader: context.loadInfo) {
+                case .success(let info): jobs.append(info)
+                case .failure(let f): fail(target, f.message)
+                }
+            } else if st?.isDirectory == true {
+                let paths: [String]
+                do { paths = try Discovery.infoFiles(in: target) } catch { fail(target, error.description); continue }
+                if paths.isEmpty { fail(target, "No qq job info file found."); continue }
+                let (loaded, failed) = Discovery.loadSorted(paths, loader: context.loadInfo)
+                for (path, message) in failed { fail(path, message) }
+                jobs += loaded
+            } else {
+                switch JobIDResolver.resolve(target, environment: environment, context: context, directory: cwd) {
+                case .success(let info): jobs.append(info)
+                case .failure(let e): fail(target, e.message)
+                }
+            }
+        }
+        return (jobs, errors)
+    }
+
     /// R122: one query per job (files of the same job share it), at most 8 at a time; none for
-    /// naive-`unknown` files or with `--no-batch`. nil means "not queried".
-    static func queryAll(_ jobs: [LoadedInfo], noBatch: Bool, environment: Environment,
-                         context: InfoContext) -> [BatchAnswer?] {
+    /// naive-`unknown` files (unless `includeUnknown`: qq-wipe and qq-clear need to know whether
+    /// the answer is authoritative) or with `--no-batch`. nil means "not queried".
+    static func queryAll(_ jobs: [LoadedInfo], noBatch: Bool, includeUnknown: Bool = false,
+                         environment: Environment, context: InfoContext) -> [BatchAnswer?] {
         var answers: [BatchAnswer?] = Array(repeating: nil, count: jobs.count)
         if noBatch { return answers }
         var keys: [String] = []
         var firstIndex: [String: Int] = [:]
         var keyOf: [Int: String] = [:]
-        for (i, job) in jobs.enumerated() where job.record.jobState != .unknown {
+        for (i, job) in jobs.enumerated() where includeUnknown || job.record.jobState != .unknown {
             if let known = job.knownAnswer { answers[i] = known; continue }
             let r = job.record
             // Local answers depend on the file's own pid and host, so each file is its own job.
@@ -180,7 +188,7 @@ public enum QQInfoCommand {
             keyOf[i] = key
             if firstIndex[key] == nil { firstIndex[key] = i; keys.append(key) }
         }
-        let representative = keys.map { jobs[firstIndex[$0]!] }
+        let representative = keys.compactMap { firstIndex[$0].map { jobs[$0] } }
         let results = concurrentMap(count: representative.count, limit: 8) { i in
             let r = representative[i].record
             return context.batchSystem(r.batchSystem).queryJob(r.jobID, record: r, environment: environment,

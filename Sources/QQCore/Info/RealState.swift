@@ -118,3 +118,43 @@ public func clockSkew(_ environment: Environment) -> Int {
     Log.warning("Invalid QQ_CLOCK_SKEW '\(text)'; using 60 s.")
     return 60
 }
+
+/// R58: why a job may still be alive. Destructive tools never act on such a job.
+public enum LiveEvidence: Sendable, Hashable {
+    /// The scheduler holds the job in a live state.
+    case batch(BatchState)
+    /// The info file has a fresh heartbeat; the value is its age in seconds (file mtime).
+    case heartbeat(age: Int)
+
+    /// R133 row 0.
+    public func refusal(jobID: String) -> String {
+        switch self {
+        case .batch(let s): return "Job '\(jobID)' is still \(s.rawValue) in the batch system."
+        case .heartbeat(let age):
+            return "Job '\(jobID)' wrote a heartbeat \(formatDuration(seconds: age)) ago and may still be active."
+        }
+    }
+
+    /// R58: batch-live, or a `heartbeat` with `phase` not `done` and a file mtime younger than
+    /// 3 × `heartbeat_interval` (default 60) + `QQ_CLOCK_SKEW`. nil: not possibly live.
+    public static func of(record: InfoRecord, answer: BatchAnswer?, fileMTime: Int?, now: Int,
+                          clockSkew: Int) -> LiveEvidence? {
+        if let answer, answer.isBatchLive { return .batch(answer.state) }
+        guard record.heartbeat != nil, record.phase != .done, let mtime = fileMTime else { return nil }
+        let age = max(0, now - mtime)
+        let interval = record.heartbeatInterval ?? 60
+        return age < 3 * max(0, interval) + clockSkew ? .heartbeat(age: age) : nil
+    }
+}
+
+extension BatchAnswer {
+    /// R58: the scheduler's word can be trusted to say the job ended: not_found (the systems
+    /// already turn a foreign cluster's not_found into unavailable), or found finished or failed.
+    public var provesEnded: Bool {
+        switch self {
+        case .notFound: return true
+        case .found(let r): return r.state == .finished || r.state == .failed
+        case .unavailable: return false
+        }
+    }
+}

@@ -354,7 +354,6 @@ enum SlurmCluster {
             for tool in ["qq-run", "qq-info", "qq", "qq-wipe", "qq-clear"] {
                 let src = "\(built)/\(tool)"
                 guard access(src, X_OK) == 0 else {
-                    if tool == "qq-wipe" || tool == "qq-clear" { continue }   // not every tool exists yet
                     throw HarnessError("'\(src)' is missing: build first ('swift build')")
                 }
                 guard let data = FileManager.default.contents(atPath: src),

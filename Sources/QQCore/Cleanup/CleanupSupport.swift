@@ -1,0 +1,132 @@
+import CQQSystem
+import Glibc
+import Synchronization
+
+/// One piece of a cleanup tool's output: text for stdout, or a log line for stderr.
+public enum CleanupOutput: Sendable, Hashable {
+    case out(String)
+    /// Raw text for stderr (usage errors).
+    case err(String)
+    case log(LogLevel, String)
+}
+
+/// What qq-wipe and qq-clear need from the world, injectable for tests.
+public struct CleanupContext: Sendable {
+    public var info: InfoContext
+    /// Where output goes, in order (stdout text and log lines interleave as they happen).
+    public var emit: @Sendable (CleanupOutput) -> Void
+    public var stdinIsTTY: Bool
+    /// Shows the prompt and reads one line from the terminal; nil on EOF.
+    public var ask: @Sendable (String) -> String?
+    /// This host (R10); nil means `thisHostName()`.
+    public var host: String?
+
+    public init(info: InfoContext, emit: @escaping @Sendable (CleanupOutput) -> Void, stdinIsTTY: Bool = false,
+                ask: @escaping @Sendable (String) -> String? = { _ in nil }, host: String? = nil) {
+        self.info = info; self.emit = emit; self.stdinIsTTY = stdinIsTTY; self.ask = ask; self.host = host
+    }
+
+    /// This process: stdout, the log on stderr, the prompt on stderr and the answer from stdin.
+    public static func live() -> CleanupContext {
+        CleanupContext(info: .live(), emit: { piece in
+            switch piece {
+            case .out(let text): writeAll(1, text)
+            case .err(let text): writeAll(2, text)
+            case .log(let level, let message): Log.write(level, message)
+            }
+        }, stdinIsTTY: isatty(0) == 1, ask: { prompt in
+            writeAll(2, prompt)
+            return readLine(strippingNewline: true)
+        })
+    }
+
+    func log(_ level: LogLevel, _ message: String) { emit(.log(level, message)) }
+    func info(_ message: String) { log(.info, message) }
+    func warning(_ message: String) { log(.warning, message) }
+    func error(_ message: String) { log(.error, message) }
+    func out(_ text: String) { emit(.out(text)) }
+}
+
+/// Collects what a command emitted (tests, and `execute` wrappers).
+public final class CleanupTranscript: Sendable {
+    private let pieces = Mutex<[CleanupOutput]>([])
+    public init() {}
+    public var emit: @Sendable (CleanupOutput) -> Void { { piece in self.pieces.withLock { $0.append(piece) } } }
+    public var all: [CleanupOutput] { pieces.withLock { $0 } }
+    public var stdout: String { all.compactMap { if case .out(let t) = $0 { return t }; return nil }.joined() }
+    /// Log lines as `LEVEL message`.
+    public var logLines: [String] {
+        all.compactMap { if case .log(let l, let m) = $0 { return "\(l.label) \(m)" }; return nil }
+    }
+}
+
+/// A loaded info file with everything the destructive tools decide on.
+struct EvaluatedJob: Sendable {
+    var info: LoadedInfo
+    var status: JobStatus
+    /// R58: non-nil when the job may still be alive.
+    var live: LiveEvidence?
+    var record: InfoRecord { info.record }
+}
+
+enum CleanupJobs {
+    /// Queries every job (naive-`unknown` ones too, R122) and evaluates its real state and liveness.
+    static func evaluate(_ jobs: [LoadedInfo], environment: Environment, context: InfoContext) -> [EvaluatedJob] {
+        let answers = QQInfoCommand.queryAll(jobs, noBatch: false, includeUnknown: true,
+                                             environment: environment, context: context)
+        let now = context.now()
+        let skew = clockSkew(environment)
+        return zip(jobs, answers).map { job, answer in
+            EvaluatedJob(info: job,
+                         status: JobStatus.evaluate(record: job.record, answer: answer, fileMTime: job.mtime,
+                                                    now: now, clockSkew: skew),
+                         live: LiveEvidence.of(record: job.record, answer: answer, fileMTime: job.mtime, now: now,
+                                               clockSkew: skew))
+        }
+    }
+
+    /// R138: records a wipe in the info file at `path` (re-read first), keeping its permission
+    /// bits; a lost job also becomes killed with reason `lost`. Failures are returned as text.
+    static func recordWipe(path: String, jobID: String, lost: Bool, now: Int) -> String? {
+        let record: InfoRecord
+        do { record = try InfoFile.load(path: path) } catch { return error.description }
+        guard sameJob(record.jobID, jobID) else { return "the info file now belongs to job '\(record.jobID)'" }
+        var r = record
+        r.wiped = Timestamp(epochSeconds: now)
+        if lost {
+            r.jobState = .killed
+            r.killReason = .lost
+            r.completionTime = r.heartbeat
+                ?? FileSystem.stat(path).map { Timestamp(epochSeconds: Int($0.mtimeSeconds)) } ?? Timestamp(epochSeconds: now)
+        }
+        do { try InfoFile.writeRecord(r, to: path) } catch { return error.description }
+        return nil
+    }
+
+    /// Apparent size in bytes of everything under `path`, not following symlinks, staying on one
+    /// file system.
+    static func treeSize(_ path: String) -> Int64 {
+        let fd = cqq_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
+        guard fd >= 0, let st = FileSystem.fstat(fd) else { return 0 }
+        defer { close(fd) }
+        return treeSize(fd: fd, device: st.device, depth: 0)
+    }
+
+    private static func treeSize(fd: Int32, device: UInt64, depth: Int) -> Int64 {
+        guard depth < 256, case .success(let names) = listDirectory(fd) else { return 0 }
+        var total: Int64 = 0
+        for n in names {
+            guard let st = withCName(n, { FileSystem.lstat(at: fd, $0) }) else { continue }
+            if st.isDirectory {
+                guard st.device == device else { continue }
+                let child = withCName(n) { cqq_openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
+                guard child >= 0 else { continue }
+                total += treeSize(fd: child, device: device, depth: depth + 1)
+                close(child)
+            } else {
+                total += st.size
+            }
+        }
+        return total
+    }
+}

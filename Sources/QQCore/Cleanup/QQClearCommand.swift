@@ -1,0 +1,203 @@
+import Glibc
+
+/// `qq-clear` (§13): removes the runtime files of dead jobs from one directory.
+public enum QQClearCommand {
+    public static let usage = """
+        usage: qq-clear [DIR] [--force] [--dry-run]
+               qq-clear --help | --version
+        """
+
+    public static let help = """
+        \(usage)
+
+        Removes the runtime files (<job>.qqinfo, <job>.qqout and the .out/.err files named in the
+        info files) of jobs that are no longer alive, from DIR or the current directory. Files
+        that no info file names are never touched. Files of finished jobs are kept unless --force
+        is given; files of jobs that may still be running are always kept.
+
+        options:
+          --force     also remove the files of finished jobs, and of jobs in an unknown state that
+                      the batch system confirms have ended
+          --dry-run   list the files that would be removed; remove nothing
+          -h, --help  show this help and exit
+          --version   show the version and exit
+        """
+
+    struct Options: Sendable {
+        var directory: String?
+        var force = false
+        var dryRun = false
+    }
+
+    enum Parsed {
+        case run(Options)
+        case help, version
+        case usageError(String)
+    }
+
+    static func parse(_ arguments: [String]) -> Parsed {
+        var o = Options()
+        var optionsEnded = false
+        for arg in arguments {
+            if optionsEnded || !arg.hasPrefix("-") || arg == "-" {
+                if o.directory != nil { return .usageError("only one DIR can be given") }
+                o.directory = arg
+                continue
+            }
+            switch arg {
+            case "--": optionsEnded = true
+            case "--force": o.force = true
+            case "--dry-run": o.dryRun = true
+            case "-h", "--help": return .help
+            case "--version": return .version
+            default: return .usageError("unrecognized option '\(arg)'")
+            }
+        }
+        return .run(o)
+    }
+
+    public static func run(arguments: [String], environment: Environment) -> Int32 {
+        execute(arguments: arguments, environment: environment, context: .live())
+    }
+
+    static func execute(arguments: [String], environment: Environment, context: CleanupContext) -> Int32 {
+        Log.configure(environment: environment)
+        switch parse(arguments) {
+        case .help: context.out(help + "\n"); return 0
+        case .version: context.out("qq-clear \(QQVersion.version)\n"); return 0
+        case .usageError(let m): context.emit(.err("qq-clear: error: \(m)\n\(usage)\n")); return 2
+        case .run(let o): return clear(o, environment: environment, context: context)
+        }
+    }
+
+    /// R142: may this job's files be deleted?
+    static func mayDelete(_ job: EvaluatedJob, force: Bool) -> Bool {
+        if job.live != nil { return false }
+        let endedForSure = job.status.answer?.provesEnded ?? false
+        switch job.status.realState {
+        case .queued, .held, .waiting, .booting, .running, .suspended, .exiting: return false
+        case .killed, .failed, .lost: return true
+        case .inconsistent: return endedForSure
+        case .finished: return force
+        case .unknown: return force && endedForSure
+        }
+    }
+
+    static func clear(_ o: Options, environment: Environment, context: CleanupContext) -> Int32 {
+        let cwd = FileSystem.logicalCurrentDirectory(environment: environment)
+        let dir = FileSystem.normalizeLexically(o.directory ?? cwd, relativeTo: cwd)
+        let paths: [String]
+        do { paths = try Discovery.infoFiles(in: dir) } catch {
+            context.error(error.description)
+            return 91
+        }
+        var loaded: [LoadedInfo] = []
+        for path in paths.sorted() {
+            switch Discovery.load(path, loader: context.info.loadInfo) {
+            case .success(let info): loaded.append(info)
+            case .failure(let f): context.warning("Skipping unreadable info file '\(path)': \(f.message)")
+            }
+        }
+        let jobs = CleanupJobs.evaluate(loaded, environment: environment, context: context.info)
+
+        // Every candidate file with the verdict of each job that names it (R141: both must agree).
+        var verdicts: [String: [Bool]] = [:]
+        var order: [String] = []
+        var owners: [String: [Int]] = [:]
+        func note(_ path: String, _ ok: Bool, _ job: Int) {
+            guard let st = FileSystem.lstat(path), st.isRegular else { return }
+            if verdicts[path] == nil { order.append(path) }
+            verdicts[path, default: []].append(ok)
+            owners[path, default: []].append(job)
+        }
+        for (i, job) in jobs.enumerated() {
+            let ok = mayDelete(job, force: o.force)
+            let r = job.record
+            note(job.info.path, ok, i)
+            for name in [r.stdoutFile, r.stderrFile, replacingSuffix(of: r.jobName, with: ".qqout")]
+            where isPlainName(name) {
+                note(FileSystem.joinPath(dir, name), ok, i)
+            }
+        }
+        // Unreadable info files are never deleted and protect nothing else by name: their names
+        // are unknown. They were skipped above.
+
+        let removable = order.filter { verdicts[$0]?.allSatisfy { $0 } == true }
+        let protected = order.count - removable.count
+        let temporaries = staleTemporaries(in: dir, jobs: jobs, force: o.force, now: context.info.now())
+
+        if order.isEmpty && temporaries.isEmpty {
+            context.info("Nothing to clear.")
+            return 0
+        }
+        if removable.isEmpty && temporaries.isEmpty {
+            context.info("No qq files could be safely cleared. Rerun as 'qq clear --force' to clear them forcibly.")
+            return 0
+        }
+
+        // Info files last, so that a failure leaves the job's record in place.
+        let infoPaths = Set(jobs.map(\.info.path))
+        let sorted = removable.filter { !infoPaths.contains($0) } + temporaries + removable.filter { infoPaths.contains($0) }
+        if o.dryRun {
+            for p in sorted { context.out(p + "\n") }
+            context.info("\(sorted.count) qq \(sorted.count == 1 ? "file" : "files") would be removed.")
+            return 0
+        }
+        var removed = 0
+        var failed = false
+        for path in sorted {
+            if infoPaths.contains(path), let job = jobs.first(where: { $0.info.path == path }) {
+                noteRemainingWorkDir(job, context: context)
+            }
+            if unlink(path) == 0 || errno == ENOENT {
+                removed += 1
+            } else {
+                context.error(SystemError.fromErrno("remove", path).description)
+                failed = true
+            }
+        }
+        context.info("Removed \(removed) qq \(removed == 1 ? "file" : "files").")
+        if protected > 0 {
+            context.info("\(protected) qq files could not be safely cleared. Rerun as 'qq clear --force' to clear them forcibly.")
+        }
+        return failed ? 91 : 0
+    }
+
+    /// R143: the work dir outlives the info file; say how to remove it later.
+    static func noteRemainingWorkDir(_ job: EvaluatedJob, context: CleanupContext) {
+        let r = job.record
+        guard let wd = r.workDir, r.synchronized != true, r.wiped == nil,
+              FileSystem.normalizeLexically(wd) != FileSystem.normalizeLexically(r.inputDir),
+              FileSystem.lstat(wd) != nil else { return }
+        context.info("Note: the working directory '\(wd)' of job '\(r.jobID)' still exists; it can be removed later with 'qq wipe --orphans --include-unsynced --yes'.")
+    }
+
+    /// A bare file name: no `/`, not `.` or `..`, not empty.
+    static func isPlainName(_ name: String) -> Bool {
+        !name.isEmpty && !name.contains("/") && name != "." && name != ".."
+    }
+
+    /// R141: qq-run's temporary files older than 1 h: `.<info name>.tmp-*` and
+    /// `.<info name>.replaced-*` of jobs whose files may be deleted, and `.*.qq-part-*`.
+    static func staleTemporaries(in dir: String, jobs: [EvaluatedJob], force: Bool, now: Int) -> [String] {
+        let prefixes = jobs.filter { mayDelete($0, force: force) }.flatMap { job -> [String] in
+            let name = FileSystem.baseName(job.info.path)
+            return [".\(name).tmp-", ".\(name).replaced-"]
+        }
+        guard let d = opendir(dir) else { return [] }
+        defer { closedir(d) }
+        var out: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            guard name.hasPrefix(".") else { continue }
+            let matches = prefixes.contains { name.hasPrefix($0) && name.count > $0.count }
+                || (name.dropFirst().contains(".qq-part-"))
+            guard matches, let st = FileSystem.lstat(dir + "/" + name), st.isRegular,
+                  now - Int(st.mtimeSeconds) >= 3600 else { continue }
+            out.append(dir + "/" + name)
+        }
+        return out.sorted()
+    }
+}

@@ -1,0 +1,218 @@
+import CQQSystem
+import Glibc
+
+/// Why a work dir must not be deleted (R134, R135). The descriptions are the spec's messages.
+/// Every refusal holds even with `qq-wipe --force`, and qq-run uses the same checks before it
+/// removes its own work dir.
+public enum WorkDirRefusal: Error, Sendable, Hashable, CustomStringConvertible {
+    /// `work_dir` or `main_node` missing.
+    case noWorkDir
+    /// The work dir is the input dir, an ancestor of it, or inside it (lexically or by dev/ino).
+    case inputDirectory
+    /// R135: not `<root>/…/qq-jobs/job_<id>` under a known scratch root.
+    case notInKnownLocation(String)
+    case symlink(String)
+    case notOwned(String)
+    /// Exists but is not a directory.
+    case notADirectory(String)
+    /// `.qq-run-marker` names another job.
+    case markerNamesOtherJob(workDir: String, other: String)
+    /// `.qq-run-marker` exists but cannot be read (a symlink, unreadable, invalid).
+    case markerUnreadable(workDir: String, reason: String)
+    /// Node-local storage on another host.
+    case otherNode(workDir: String, node: String)
+
+    public var description: String {
+        switch self {
+        case .noWorkDir: return "Job does not have a working directory."
+        case .inputDirectory:
+            return "Working directory of the job is the input directory of the job. Cannot delete the input directory."
+        case .notInKnownLocation(let wd):
+            return "Working directory '\(wd)' is not inside a known scratch location; refusing to delete it."
+        case .symlink(let wd): return "Working directory '\(wd)' is a symbolic link; refusing to delete it."
+        case .notOwned(let wd): return "Working directory '\(wd)' is not owned by you; refusing to delete it."
+        case .notADirectory(let wd): return "Working directory '\(wd)' is not a directory; refusing to delete it."
+        case .markerNamesOtherJob(let wd, let other):
+            return "Working directory '\(wd)' belongs to job '\(other)' according to its marker; refusing to delete it."
+        case .markerUnreadable(let wd, let reason):
+            return "Working directory '\(wd)' has a marker that cannot be read (\(reason)); refusing to delete it."
+        case .otherNode(let wd, let node): return "Working directory '\(wd)' is on node '\(node)'; run qq-wipe there."
+        }
+    }
+}
+
+/// A work dir that matched R135: the scratch root it lies under (what `SafeDelete` opens) and the
+/// path itself.
+public struct ScratchLocation: Sendable, Hashable {
+    public var root: String
+    public var path: String
+
+    public init(root: String, path: String) { self.root = root; self.path = path }
+
+    /// R135: PBS's fixed scratch roots.
+    public static let pbsDefaultRoots = ["/scratch", "/scratch.ssd", "/scratch.shared", "/scratch.shm", "/dev/shm/scratch.shm"]
+
+    /// `QQ_WIPE_ROOTS`, colon-separated, normalized; empty and relative entries are ignored.
+    public static func wipeRoots(_ environment: Environment) -> [String] {
+        (environment["QQ_WIPE_ROOTS"] ?? "").split(separator: ":").map(String.init)
+            .filter { $0.hasPrefix("/") }.map { FileSystem.normalizeLexically($0) }
+    }
+
+    /// The roots of R51 for `system` from the current environment and config (`QQ_SCRATCH_ROOT`,
+    /// `QQ_FLASH_ROOT`, or the defaults), then `QQ_WIPE_ROOTS`. PBS: `QQ_WIPE_ROOTS`, then its
+    /// fixed list.
+    public static func knownRoots(system: BatchSystemName, environment: Environment, settings: Settings) -> [String] {
+        var roots: [String] = []
+        switch system {
+        case .slurm: roots.append(settings.scratchRoot ?? "/scratch")
+        case .slurmIT4I: roots.append(settings.scratchRoot ?? "/scratch/project")
+        case .slurmLumi:
+            roots.append(settings.scratchRoot ?? "/scratch")
+            roots.append(settings.flashRoot ?? "/flash")
+        case .local: roots.append(settings.scratchRoot ?? environment.nonEmpty("TMPDIR") ?? "/tmp")
+        case .pbs: break
+        }
+        roots = roots.filter { $0.hasPrefix("/") }.map { FileSystem.normalizeLexically($0) }
+        roots += wipeRoots(environment)
+        if system == .pbs { roots += pbsDefaultRoots }
+        var seen = Set<String>()
+        return roots.filter { seen.insert($0).inserted }
+    }
+
+    /// The user name (R11) and its fallback names (R52): `jdoe`, `jdoe2`, … up to `attempts`.
+    public static func userNames(environment: Environment, attempts: Int) -> [String] {
+        let user = userName(environment: environment)
+        return (1...max(1, attempts)).map { $0 == 1 ? user : user + String($0) }
+    }
+
+    /// R135: `workDir` is strictly under a known scratch root in the layout of `system` for job
+    /// `jobID`. Returns the matching location, or nil.
+    public static func match(workDir: String, jobID: String, system: BatchSystemName,
+                             environment: Environment, settings: Settings? = nil) -> ScratchLocation? {
+        guard workDir.hasPrefix("/"), FileSystem.normalizeLexically(workDir) == workDir,
+              !workDir.split(separator: "/", omittingEmptySubsequences: false).dropFirst().contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
+        else { return nil }
+        let s = settings ?? Settings.load(environment: environment, system: system)
+        let roots = knownRoots(system: system, environment: environment, settings: s)
+        let users = Set(userNames(environment: environment, attempts: s.scratchAttempts))
+        for root in roots {
+            let prefix = root == "/" ? "/" : root + "/"
+            guard workDir.hasPrefix(prefix) else { continue }
+            let rest = workDir.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            if layoutMatches(rest, jobID: jobID, system: system, users: users) {
+                return ScratchLocation(root: root, path: workDir)
+            }
+        }
+        return nil
+    }
+
+    /// The components below the root, against the system's layout.
+    static func layoutMatches(_ c: [String], jobID: String, system: BatchSystemName, users: Set<String>) -> Bool {
+        switch system {
+        case .slurm, .local:
+            return c.count == 3 && users.contains(c[0]) && c[1] == "qq-jobs" && isJobDirName(c[2], jobID: jobID)
+        case .slurmIT4I, .slurmLumi:
+            return c.count == 4 && !c[0].isEmpty && users.contains(c[1]) && c[2] == "qq-jobs"
+                && isJobDirName(c[3], jobID: jobID)
+        case .pbs:
+            let names: Set<String> = ["job_" + jobID, "job_" + String(shortJobID(jobID))]
+            if c.count == 2 { return names.contains(c[0]) && c[1] == "main" }
+            if c.count == 3 { return users.contains(c[0]) && names.contains(c[1]) && c[2] == "main" }
+            return false
+        }
+    }
+
+    /// `job_<id>` or `job_<id>_<k>` (k ≥ 2), with the id sanitized as in R51.
+    public static func isJobDirName(_ name: String, jobID: String) -> Bool {
+        let base = WorkDirLayout.jobDirName(jobID)
+        if name == base { return true }
+        guard name.hasPrefix(base + "_") else { return false }
+        let k = name.dropFirst(base.count + 1)
+        return !k.isEmpty && k.allSatisfy { $0.isASCII && $0.isNumber } && (Int(k) ?? 0) >= 2
+    }
+}
+
+/// The checks of R134 and R135 that apply before any work dir is deleted, whoever deletes it.
+public enum WorkDirSafety {
+    /// What the checks found: where the work dir is, and whether it still exists.
+    public struct Verdict: Sendable, Hashable {
+        public var location: ScratchLocation
+        /// False when the work dir no longer exists (then nothing was checked beyond the layout).
+        public var exists: Bool
+    }
+
+    /// R134's checks (work dir known, input dir, location, symlink, owner, marker, host) in that
+    /// order, for the work dir `workDir` of the job in `record`. `host` is this host (R10).
+    public static func check(workDir: String?, record: InfoRecord, environment: Environment,
+                             host: String? = nil) -> Result<Verdict, WorkDirRefusal> {
+        guard let workDir, !workDir.isEmpty, let node = record.mainNode, !node.isEmpty else { return .failure(.noWorkDir) }
+        if overlapsInputDir(workDir: workDir, inputDir: record.inputDir) { return .failure(.inputDirectory) }
+        guard let location = ScratchLocation.match(workDir: workDir, jobID: record.jobID, system: record.batchSystem,
+                                                   environment: environment) else {
+            return .failure(.notInKnownLocation(workDir))
+        }
+        guard let st = FileSystem.lstat(workDir) else {
+            return .success(Verdict(location: location, exists: false))
+        }
+        if st.isSymlink { return .failure(.symlink(workDir)) }
+        if !st.isDirectory { return .failure(.notADirectory(workDir)) }
+        if st.uid != getuid() { return .failure(.notOwned(workDir)) }
+        if let refusal = markerRefusal(workDir: workDir, jobID: record.jobID) { return .failure(refusal) }
+        if isNodeLocal(record), !hostsEqual(node, host ?? thisHostName()) {
+            return .failure(.otherNode(workDir: workDir, node: node))
+        }
+        return .success(Verdict(location: location, exists: true))
+    }
+
+    /// The marker, if present, must name `jobID` (R8). Read with `O_NOFOLLOW`.
+    public static func markerRefusal(workDir: String, jobID: String) -> WorkDirRefusal? {
+        let path = workDir + "/.qq-run-marker"
+        guard FileSystem.lstat(path) != nil else { return nil }
+        do {
+            let marker = try InfoFile.loadMarker(path: path)
+            return sameJob(marker.jobID, jobID) ? nil : .markerNamesOtherJob(workDir: workDir, other: marker.jobID)
+        } catch {
+            if case .unreadable(let e) = error, e.code == ELOOP {
+                return .markerUnreadable(workDir: workDir, reason: "it is a symbolic link")
+            }
+            return .markerUnreadable(workDir: workDir, reason: error.description)
+        }
+    }
+
+    /// Node-local storage: PBS scratch types other than `scratch_shared`, and Local (R134 Host).
+    static func isNodeLocal(_ r: InfoRecord) -> Bool {
+        switch r.batchSystem {
+        case .local: return true
+        case .pbs: return (r.resources.workDir ?? "scratch_local") != "scratch_shared"
+        default: return false
+        }
+    }
+
+    /// The work dir equals the input dir, is an ancestor of it, or lies inside it: lexically (R9),
+    /// and by device and inode along the real parents of both.
+    public static func overlapsInputDir(workDir: String, inputDir: String) -> Bool {
+        let wd = FileSystem.normalizeLexically(workDir)
+        let input = FileSystem.normalizeLexically(inputDir)
+        if FileSystem.isSameOrInside(wd, input) || FileSystem.isSameOrInside(input, wd) { return true }
+        guard let wdID = FileSystem.lstat(wd).map({ ($0.device, $0.inode) }) else { return false }
+        if let inputID = FileSystem.stat(input).map({ ($0.device, $0.inode) }) {
+            if realAncestors(of: input).contains(where: { $0 == wdID }) { return true }   // wd ⊇ input
+            if realAncestors(of: wd).contains(where: { $0 == inputID }) { return true }   // wd ⊆ input
+        }
+        return false
+    }
+
+    /// Device and inode of `path` (resolved) and of each of its real parents up to `/`.
+    static func realAncestors(of path: String) -> [(UInt64, UInt64)] {
+        guard let resolved = realpath(path, nil) else { return [] }
+        var current = String(cString: resolved)
+        free(resolved)
+        var ids: [(UInt64, UInt64)] = []
+        while true {
+            if let st = FileSystem.stat(current) { ids.append((st.device, st.inode)) }
+            if current == "/" || current.isEmpty { break }
+            current = FileSystem.directoryName(current)
+        }
+        return ids
+    }
+}
