@@ -391,6 +391,7 @@ extension Runner {
 
     /// R112's provisional reason.
     func provisionalKillReason(_ sig: Int32) -> KillReason {
+        if let state { applySchedulerRecord(&state.record) }
         if let start = state?.record.startTime, let w = walltimeSeconds ?? state?.record.resources.walltime.flatMap(parseWalltime),
            Int(time(nil)) >= start.epochSeconds + w - 60 {
             return .timeout
@@ -443,9 +444,12 @@ extension Runner {
         startDetachedThread { box.set(slurm.queryJob(id, record: record, environment: queryEnv, reaping: reaper).record) }
     }
 
-    /// R77 at W3: the learned submission time, and the time limit when the environment gave none.
+    /// R77: the learned submission time, and the time limit when the environment gave none, at the
+    /// first write after the answer arrived (W3 when it came during stage-in).
     func applySchedulerRecord(_ r: inout InfoRecord) {
-        guard let box = schedulerRecord, box.isSet, let learned = box.take() else { return }
+        guard let box = schedulerRecord, box.isSet else { return }
+        schedulerRecord = nil
+        guard let learned = box.take() else { return }
         if let submitted = learned.submitTime { r.submissionTime = submitted }
         if walltimeSeconds == nil, let limit = learned.timeLimit, let seconds = parseWalltime(limit) {
             walltimeSeconds = seconds

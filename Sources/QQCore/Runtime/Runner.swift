@@ -105,6 +105,7 @@ final class Runner {
         let usesScratch = state.record.usesScratch
         var stageInStats: StageInStats?
         startSchedulerRecordQuery()
+        state.beforeEachWrite = { [unowned self] r in self.applySchedulerRecord(&r) }
         if usesScratch {                                                   // 10
             stageInStats = try stageIn(into: workDir)
         } else if !state.record.includedFiles.isEmpty {
@@ -118,7 +119,6 @@ final class Runner {
             r.startTime = Timestamp.now()
             r.allNodes = nodes
             r.stageIn = stageInStats
-            self.applySchedulerRecord(&r)
             if !usesScratch {
                 r.mainNode = self.host
                 r.workDir = workDir
