@@ -18,6 +18,8 @@
 #   QQ_HARNESS_PROCTRACK=auto   cgroup (v1 freezer, as on real sites) | linuxproc | pgid;
 #                               auto = cgroup when /sys/fs/cgroup/freezer is writable, else linuxproc
 #   QQ_HARNESS_KILL_WAIT=5      KillWait (s from SIGTERM to SIGKILL on scancel or a time limit)
+#   QQ_HARNESS_SLOTS=16         CPU slots offered by the one node (more than the host has: test jobs
+#                               mostly sleep, and concurrent suites must not queue behind each other)
 #   QQ_HARNESS_TIMEOUT=60       seconds to wait for the node, and for the warm-up job
 #   QQ_TEST_USER=qqtest         the unprivileged test user
 #
@@ -107,11 +109,13 @@ write_config() {
     mkdir -p "$CONF_DIR" "$CTLD_STATE" "$SLURMD_SPOOL/$NODE" "$LOG_DIR"
     local hw; hw=$(slurmd -C 2>/dev/null | head -1)
     field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$hw"; }
-    local cpus boards spb cps tpc mem
-    cpus=$(field CPUs); boards=$(field Boards); spb=$(field SocketsPerBoard)
-    cps=$(field CoresPerSocket); tpc=$(field ThreadsPerCore); mem=$(field RealMemory)
+    local cpus mem
+    cpus=$(field CPUs); mem=$(field RealMemory)
     [[ -n $cpus && -n $mem ]] || die "cannot read the hardware from 'slurmd -C': $hw"
     mem=$(( mem > 1024 ? mem - 256 : mem ))   # slurmd must never report less than configured
+    # Test jobs mostly sleep: offer more CPU slots than the host has (config_overrides lets slurmd
+    # accept that), so the concurrently running test suites never queue behind each other.
+    local slots=$(( cpus > ${QQ_HARNESS_SLOTS:-16} ? cpus : ${QQ_HARNESS_SLOTS:-16} ))
     local tmp; tmp=$(mktemp)
     cat >"$tmp" <<CONF
 # Written by qq-run's scripts/slurm-harness.sh: a test cluster on this one host.
@@ -150,7 +154,8 @@ MailProg=/bin/true
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
-NodeName=${NODE} NodeHostname=${HOST} NodeAddr=127.0.0.1 CPUs=${cpus} Boards=${boards} SocketsPerBoard=${spb} CoresPerSocket=${cps} ThreadsPerCore=${tpc} RealMemory=${mem} State=UNKNOWN
+SlurmdParameters=config_overrides
+NodeName=${NODE} NodeHostname=${HOST} NodeAddr=127.0.0.1 CPUs=${slots} Boards=1 SocketsPerBoard=1 CoresPerSocket=${slots} ThreadsPerCore=1 RealMemory=${mem} State=UNKNOWN
 PartitionName=${PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE DefaultTime=${DEFAULT_TIME} State=UP
 CONF
     if ! cmp -s "$tmp" "$CONF"; then install -m 0644 "$tmp" "$CONF"; CONFIG_CHANGED=1; fi

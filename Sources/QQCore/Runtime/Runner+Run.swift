@@ -262,28 +262,11 @@ extension Runner {
             }
             keepReason = keepReason ?? "results under included paths were not copied back"
         }
-        if keepReason == nil && (FileSystem.isSameOrInside(workDir, inputDir) || FileSystem.isSameOrInside(inputDir, workDir)) {
-            keepReason = "it is the input directory or contains it"
-        }
         if let keepReason {
             Log.info("Keeping working directory '\(workDir)' (\(keepReason)).")
             return (out, false, error)
         }
-        guard let root = workDirRoot else {
-            Log.info("Keeping working directory '\(workDir)' (its scratch root is unknown).")
-            return (out, false, nil)
-        }
-        do {
-            let removal = try SafeDelete.deleteDirectory(workDir, under: root)
-            if removal.gone {
-                Log.info("Removed working directory '\(workDir)'.")
-                return (out, true, nil)
-            }
-            Log.warning("Could not remove working directory '\(workDir)': \(removal.errors.prefix(3).joined(separator: "; ")).")
-        } catch {
-            Log.warning("Could not remove working directory '\(workDir)': \(error)")
-        }
-        return (out, false, nil)
+        return (out, removeWorkDir(), nil)
     }
 
     /// `.qq-run-not-copied`: every path that stage-out could not copy, one per line (R100, R12a).

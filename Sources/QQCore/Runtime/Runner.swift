@@ -182,14 +182,38 @@ final class Runner {
 
     /// An early abort removes the work dir if this attempt created it: it holds only staged copies.
     func removeWorkDirCreatedByThisAttempt() {
-        guard createdWorkDir, !scriptStarted, let workDir, let root = workDirRoot else { return }
+        guard createdWorkDir, !scriptStarted else { return }
         createdWorkDir = false
+        _ = removeWorkDir()
+    }
+
+    /// Removes the scratch work dir through the checks every cleanup path shares (R100, R134–R136):
+    /// known layout under a scratch root, not the input dir, not a symlink, owned by this user, marker
+    /// naming this job. Returns true when it is gone; a refusal keeps it, with a WARNING.
+    func removeWorkDir() -> Bool {
+        guard let workDir, var record = state?.record else { return false }
+        record.workDir = workDir
+        record.mainNode = record.mainNode ?? host
+        let location: ScratchLocation
+        switch WorkDirSafety.check(workDir: workDir, record: record, environment: env, host: host) {
+        case .success(let verdict):
+            guard verdict.exists else { return true }
+            location = verdict.location
+        case .failure(let refusal):
+            Log.warning("Keeping working directory '\(workDir)': \(refusal)")
+            return false
+        }
         do {
-            let outcome = try SafeDelete.deleteDirectory(workDir, under: root)
-            if outcome.gone { Log.info("Removed working directory '\(workDir)'.") }
+            let outcome = try SafeDelete.deleteDirectory(workDir, under: location.root)
+            if outcome.gone {
+                Log.info("Removed working directory '\(workDir)'.")
+                return true
+            }
+            Log.warning("Could not remove working directory '\(workDir)': \(outcome.errors.prefix(3).joined(separator: "; ")).")
         } catch {
             Log.warning("Could not remove working directory '\(workDir)': \(error)")
         }
+        return false
     }
 
     // MARK: Signals between steps
