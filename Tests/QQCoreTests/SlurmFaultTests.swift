@@ -630,6 +630,7 @@ struct SlurmFaultTests {
             if iteration % 500 == 0, let r = SlurmCluster.record(job.id), r.isFinal { ended = true }
         }
         let why = job.diagnostics("\(reads) reads, \(toolRuns) qq-info runs, \(heartbeats.count) heartbeats, states \(states.sorted())")
+        print("tight-loop reader (job \(job.id)): \(reads) reads, \(toolRuns) qq-info runs, \(failures.count) parse errors, \(heartbeats.count) heartbeats")
         #expect(failures.isEmpty, "parse errors while qq-run rewrote the file: \(failures.prefix(5))\n\(why.rawValue)")
         #expect(ended, why)
         #expect(reads >= 1000, why)
