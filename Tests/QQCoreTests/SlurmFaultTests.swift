@@ -103,6 +103,7 @@ struct SlurmFaultTests {
         let log = Files.read(job.outputPath) ?? ""
         #expect(log.contains("Received SIGTERM, initiating shutdown."), why)
         #expect(log.contains("Execution was terminated by SIGTERM."), why)
+        for i in 1...20 { unlink("\(dirs.input)/big\(i).dat") }   // 1 GB: not kept for inspection
     }
 
     // MARK: scancel during the run (R108, R113; scenarios 6, 9, 25)
@@ -217,6 +218,7 @@ struct SlurmFaultTests {
             }
         }
         #expect(Files.read("\(dirs.input)/job.out")?.contains("results written") == true, why)
+        for i in 1...20 { unlink("\(dirs.input)/out\(i).dat"); unlink("\(wd)/out\(i).dat") }   // 2 GB
     }
 
     // MARK: A slow batch system while the job is killed (R108 step 4 runs in parallel with the rescue)
