@@ -648,3 +648,180 @@ enum StateFiles {
         return problems
     }
 }
+
+// MARK: - Fault injection (SlurmFault*Tests, issue 4)
+
+extension SlurmCluster {
+    /// Waits until the job has left PENDING (the 2-CPU node runs at most two jobs; others queue).
+    @discardableResult
+    static func waitForStart(_ job: SlurmJob, timeout: Double = 300) throws -> JobRecord {
+        let deadline = Clock.now + timeout
+        var last: JobRecord?
+        while Clock.now < deadline {
+            last = record(job.id)
+            if let r = last, !r.state.isEmpty, r.state != "PENDING" { return r }
+            Clock.sleep(0.1)
+        }
+        scancel(job.id)
+        throw HarnessError("job \(job.id) did not start within \(Int(timeout)) s (state \(last?.state ?? "?")); cancelled.\n\(job.diagnostics().rawValue)")
+    }
+
+    /// Polls the state file every 20 ms until its `phase` is one of `phases`; a missing or
+    /// unparseable file counts as "not yet". Fails early when the job has ended.
+    @discardableResult
+    static func waitForPhase(_ path: String, _ phases: Set<Phase>, job: SlurmJob, timeout: Double = 60) throws -> InfoRecord {
+        let deadline = Clock.now + timeout
+        var lastPhase = "(no file)"
+        var polls = 0
+        while Clock.now < deadline {
+            if let r = try? InfoFile.load(path: path, tornReadRetries: 0) {
+                lastPhase = r.phase?.rawValue ?? "(none)"
+                if let p = r.phase, phases.contains(p) { return r }
+            }
+            polls += 1
+            if polls % 25 == 0, let r = record(job.id), r.isFinal {
+                throw HarnessError("job \(job.id) ended (\(r.state)) before phase \(phases.map(\.rawValue).sorted()) was seen (last: \(lastPhase)).\n\(job.diagnostics().rawValue)")
+            }
+            Clock.sleep(0.02)
+        }
+        scancel(job.id)
+        throw HarnessError("phase \(phases.map(\.rawValue).sorted()) not reached within \(Int(timeout)) s (last: \(lastPhase)); job \(job.id) cancelled.\n\(job.diagnostics().rawValue)")
+    }
+
+    /// `scancel --signal=<sig> [--batch] <id>`.
+    static func signal(_ id: String, _ sig: String, batchOnly: Bool = true) {
+        _ = Command.run(["scancel", "--signal=\(sig)"] + (batchOnly ? ["--batch"] : []) + [id], timeout: 15)
+    }
+}
+
+/// What "no file of the input dir lost or truncated" compares: size plus a hash of the whole
+/// content (files up to 1 MiB) or of its first and last 64 KiB (larger ones).
+struct FileFingerprint: Sendable, Equatable, CustomStringConvertible {
+    var size: Int64
+    var hash: UInt64
+    var description: String { "\(size) bytes, hash \(String(hash, radix: 16))" }
+
+    static func of(_ path: String) -> FileFingerprint? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        let size = Int64(st.st_size)
+        var h: UInt64 = 0xcbf29ce484222325
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        func absorb(from offset: Int64, count: Int64) {
+            var done: Int64 = 0
+            while done < count {
+                let want = Int(min(Int64(buffer.count), count - done))
+                let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(offset + done)) }
+                if n <= 0 { return }
+                for b in buffer[0..<n] { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+                done += Int64(n)
+            }
+        }
+        if size <= 1 << 20 {
+            absorb(from: 0, count: size)
+        } else {
+            absorb(from: 0, count: 65536)
+            absorb(from: size - 65536, count: 65536)
+        }
+        return FileFingerprint(size: size, hash: h)
+    }
+}
+
+enum InputSnapshot {
+    /// Every regular file below `root` (relative path → fingerprint).
+    static func take(_ root: String) -> [String: FileFingerprint] {
+        var out: [String: FileFingerprint] = [:]
+        guard let e = FileManager.default.enumerator(atPath: root) else { return out }
+        while let rel = e.nextObject() as? String {
+            let p = "\(root)/\(rel)"
+            if Files.isRegular(p), let f = FileFingerprint.of(p) { out[rel] = f }
+        }
+        return out
+    }
+
+    /// Files of `before` that are missing or differ in `root` now, except `allowedToChange`.
+    static func damage(_ root: String, before: [String: FileFingerprint], allowedToChange: Set<String> = []) -> [String] {
+        var problems: [String] = []
+        for (rel, was) in before.sorted(by: { $0.key < $1.key }) where !allowedToChange.contains(rel) {
+            guard let now = FileFingerprint.of("\(root)/\(rel)") else { problems.append("\(rel): lost"); continue }
+            if now != was { problems.append("\(rel): was \(was), now \(now)") }
+        }
+        return problems
+    }
+
+    /// Temporary names of the copy engine or the state writer left anywhere below `root`.
+    static func leftoverTemporaries(_ root: String) -> [String] {
+        guard let e = FileManager.default.enumerator(atPath: root) else { return [] }
+        var out: [String] = []
+        while let rel = e.nextObject() as? String {
+            let name = rel.split(separator: "/").last.map(String.init) ?? rel
+            if name.contains(".qq-part-") || name.contains(".tmp-") || name.contains(".replaced-") { out.append(rel) }
+        }
+        return out.sorted()
+    }
+}
+
+enum JobProcesses {
+    /// Pids of processes whose environment carries `SLURM_JOB_ID=<id>` (needs root to read every
+    /// /proc/<pid>/environ): the job's qq-run, script and everything they started, setsid included.
+    static func of(jobID: String) -> [Int32] {
+        let needle = Array("SLURM_JOB_ID=\(jobID)".utf8)
+        var out: [Int32] = []
+        for name in Files.list("/proc") {
+            guard let pid = Int32(name), pid != getpid(), processAlive(pid),
+                  let data = FileManager.default.contents(atPath: "/proc/\(name)/environ") else { continue }
+            for entry in data.split(separator: 0) where Array(entry) == needle { out.append(pid); break }
+        }
+        return out
+    }
+
+    /// Waits up to `timeout` seconds for the job's processes to disappear; returns those left,
+    /// with their command lines.
+    static func leftover(jobID: String, extra: [Int32] = [], timeout: Double = 10) -> [String] {
+        let deadline = Clock.now + timeout
+        while true {
+            let pids = Set(of(jobID: jobID) + extra.filter(processAlive))
+            if pids.isEmpty { return [] }
+            if Clock.now >= deadline {
+                return pids.sorted().map { pid in
+                    let cmd = (Files.read("/proc/\(pid)/cmdline") ?? "").replacingOccurrences(of: "\0", with: " ")
+                    return "\(pid): \(cmd)"
+                }
+            }
+            Clock.sleep(0.2)
+        }
+    }
+}
+
+enum QQInfoTool {
+    /// Runs the built qq-info with `arguments` and the test binaries' PATH (for scontrol).
+    static func run(_ arguments: [String], env extra: [String: String] = [:], timeout: Double = 30) throws -> CommandResult {
+        var env = try SlurmCluster.baseEnvironment(for: .current)
+        for (k, v) in extra { env[k] = v }
+        return Command.run(["\(try SlurmCluster.binDir())/qq-info"] + arguments, environment: env, timeout: timeout)
+    }
+
+    /// `real_state` of the first job of `qq-info --json` output.
+    static func realState(_ json: String) -> String? {
+        guard let data = json.data(using: .utf8),
+              let top = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let jobs = top["jobs"] as? [[String: Any]], let first = jobs.first else { return nil }
+        return first["real_state"] as? String
+    }
+}
+
+/// A small tmpfs mounted over `path` (root only), for "scratch full".
+struct TmpfsMount: Sendable {
+    var path: String
+    init(at path: String, size: String, mode: String = "1777") throws {
+        self.path = path
+        let r = Command.run(["mount", "-t", "tmpfs", "-o", "size=\(size),mode=\(mode)", "tmpfs", path], timeout: 15)
+        guard r.succeeded else { throw HarnessError("cannot mount a tmpfs on '\(path)':\n\(r)") }
+    }
+    func unmount() {
+        if !Command.run(["umount", path], timeout: 15).succeeded { _ = Command.run(["umount", "-l", path], timeout: 15) }
+    }
+}
