@@ -167,8 +167,13 @@ extension Runner {
             errorText = outcome.error
         }
         if let sig = supervisor.terminationSignal {
-            // R109: a signal during stage-out; the work dir is kept.
-            return finishKilled(signal: sig, scriptExitCode: rc, stageOut: stageOut, usage: usage)
+            // R109: a signal during stage-out; what is left goes back as a rescue, the work dir stays.
+            var rescued = stageOut
+            if transfer, state.record.usesScratch, FileSystem.stat(workDir) != nil {
+                let rest = rescueResults(workDir: workDir, inputDir: state.record.inputDir, logsFirst: false)
+                rescued = merged(stageOut, rest)
+            }
+            return finishKilled(signal: sig, scriptExitCode: rc, stageOut: rescued, usage: usage)
         }
         let failedStageOut = errorText != nil
         let jobExitCode = failedStageOut && rc == 0 ? 91 : rc
@@ -186,6 +191,8 @@ extension Runner {
             }
             noteForeign(w5)
             if case .failed(let why) = w5 {
+                Log.error("Could not update qq info file '\(infoPath)' at JOB COMPLETION: \(why).")
+            } else if case .refused(let why) = w5 {
                 Log.error("Could not update qq info file '\(infoPath)' at JOB COMPLETION: \(why).")
             } else if w5 == .locked {
                 Log.error("Could not update qq info file '\(infoPath)' at JOB COMPLETION: the file is locked.")
@@ -219,7 +226,9 @@ extension Runner {
     private func stageOutResults(workDir: String, transfer: Bool) -> (stats: StageOutStats, synchronized: Bool, error: String?) {
         guard let record = state?.record else { return (StageOutStats(mode: .logsOnly), false, nil) }
         let inputDir = record.inputDir
-        let engine = CopyEngine()
+        refreshKillWait()
+        // After a terminating signal, stage-out goes on only until the rescue deadline (R109).
+        let engine = CopyEngine(shouldStop: { [supervisor] in supervisor.pastRescueDeadline(margin: 0.5) })
         if !transfer {
             let logs = [record.stdoutFile, record.stderrFile]
             let stats = supervisor.runBlocking(tickInterval: heartbeatInterval, tick: { self.heartbeat() }) {
@@ -262,6 +271,7 @@ extension Runner {
             }
             keepReason = keepReason ?? "results under included paths were not copied back"
         }
+        if supervisor.isStopping { keepReason = keepReason ?? "the job was killed during stage-out" }
         if let keepReason {
             Log.info("Keeping working directory '\(workDir)' (\(keepReason)).")
             return (out, false, error)
@@ -405,6 +415,18 @@ extension Runner {
         }
     }
 
+    /// Stage-out's numbers followed by the rescue's, as one `stage_out` of mode `rescue`.
+    private func merged(_ a: StageOutStats?, _ b: StageOutStats) -> StageOutStats {
+        guard let a else { return b }
+        var m = b
+        m.files += a.files
+        m.bytes += a.bytes
+        m.seconds = roundedSeconds(a.seconds + b.seconds)
+        m.errors += a.errors
+        m.deleted = a.deleted
+        return m
+    }
+
     /// R113's deadline D: t_S + W − 2 s when KillWait W is known and > 0, else start + 60 s;
     /// `QQ_RESCUE_BUDGET` sets it to start + B.
     func rescueDeadline(start: Double) -> Double {
@@ -442,12 +464,13 @@ extension Runner {
 
     /// R113: the logs first (each one attempt, even after the deadline), then the new and changed
     /// results, smallest first, before the deadline D. The work dir is always kept.
-    private func rescueResults(workDir: String, inputDir: String) -> StageOutStats {
+    private func rescueResults(workDir: String, inputDir: String, logsFirst: Bool = true) -> StageOutStats {
         guard let record = state?.record else { return StageOutStats(mode: .rescue) }
         let engine = CopyEngine()
         let start = monotonicSeconds()
         let deadline = rescueDeadline(start: start)
-        let logs = engine.copyTopLevelFiles([record.stdoutFile, record.stderrFile], from: workDir, to: inputDir)
+        let logs = logsFirst ? engine.copyTopLevelFiles([record.stdoutFile, record.stderrFile], from: workDir, to: inputDir)
+                             : CopyStatistics()
         var files = logs.files, bytes = logs.bytes
         var notCopied = logs.failures.map { $0.path }
         let rescueResults = (plainOptions?.rescue ?? settings.rescue) && !TransferPolicy(record.effectiveTransferMode).isExactlyNever
@@ -476,6 +499,9 @@ extension Runner {
 func killReason(from r: BatchJobRecord) -> KillReason? {
     let state = r.rawState.split(separator: " ").first.map(String.init) ?? r.rawState
     if state == "TIMEOUT" || r.reason == "TimeLimit" { return .timeout }
+    // A requeue (preemption, `scontrol requeue[hold]`) shows as COMPLETING/PENDING with this reason
+    // on Slurm 22.05, never as REQUEUED.
+    if r.reason?.lowercased().contains("requeue") == true { return .preempted }
     switch state {
     case "PREEMPTED", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED": return .preempted
     case "CANCELLED": return .cancelled

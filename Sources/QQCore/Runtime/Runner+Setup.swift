@@ -89,6 +89,7 @@ extension Runner {
 
     /// R111: KillWait from `QQ_KILL_WAIT`, else the Slurm configuration file, else 30 (Local: 0).
     func learnKillWait() {
+        defer { updateRescueWindow() }
         if let w = settings.killWait { killWait = w; killWaitKnown = true; return }
         if system == .local { killWait = 0; killWaitKnown = true; return }
         guard system.isSlurmFamily else { return }
@@ -124,6 +125,12 @@ extension Runner {
             Log.debug("KillWait \(Int(value)) s, from 'scontrol show config'.")
         }
         killWaitKnown = true
+        updateRescueWindow()
+    }
+
+    /// R113: a signal's rescue deadline is t_S + W − 2 s (W > 0), else 60 s, or the budget.
+    func updateRescueWindow() {
+        supervisor.rescueWindow = settings.rescueBudget ?? (killWait > 0 ? killWait - 2 : 60)
     }
 
     // MARK: Step 5, qq-managed mode (R66–R72)
@@ -307,7 +314,7 @@ extension Runner {
             endWithForeign = true
         case .locked:
             Log.debug("The info file is locked; heartbeats stopped.")
-        case .failed(let why):
+        case .failed(let why), .refused(let why):
             Log.warning("Heartbeat not written: \(why)")
         }
     }

@@ -232,7 +232,8 @@ final class Runner {
         case .killedElsewhere: throw .foreign("Job has been killed without informing qq run. Aborting the job!")
         case .otherJob(let other): throw .foreign("Info file '\(infoPath)' now belongs to job '\(other)'.")
         case .locked: throw .stateNotLogged("Could not update qq info file '\(infoPath)' (\(label)): the file is locked.")
-        case .failed(let why): throw .stateNotLogged("Could not update qq info file '\(infoPath)' (\(label)): \(why)")
+        case .failed(let why), .refused(let why):
+            throw .stateNotLogged("Could not update qq info file '\(infoPath)' (\(label)): \(why)")
         }
     }
 }

@@ -12,7 +12,11 @@ public final class StateKeeper {
         case otherJob(String)
         /// The file has no write bits (qq kill's lock) and does not say killed.
         case locked
+        /// Failed, and worth another attempt (I/O errors, a torn or missing reload).
         case failed(String)
+        /// Failed for a reason that waiting does not fix (R105: EACCES, EPERM, ENOSPC, EDQUOT,
+        /// EROFS, …); never retried.
+        case refused(String)
     }
 
     public let path: String
@@ -95,11 +99,16 @@ public final class StateKeeper {
                     try InfoFile.writeAtomically(text, to: path)
                     return .written
                 } catch {
-                    return .failed(error.description)
+                    return isPermanent(error.code) ? .refused(error.description) : .failed(error.description)
                 }
             }
         }
         return .failed("qq info file '\(path)' kept changing while it was being updated")
+    }
+
+    /// R105's errors that are never retried.
+    private func isPermanent(_ code: Int32) -> Bool {
+        [EACCES, EPERM, ENOSPC, EDQUOT, EROFS, ENAMETOOLONG, ELOOP, ENOTDIR, EISDIR].contains(code)
     }
 
     private func stop(_ outcome: Outcome) -> Outcome {

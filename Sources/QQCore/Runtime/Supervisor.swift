@@ -14,6 +14,10 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
     public private(set) var terminationSignal: Int32?
     /// Monotonic time the terminating signal arrived (R113's t_S).
     public private(set) var terminationTime: Double?
+    /// Seconds from a terminating signal to the rescue deadline D (R113); set by the runner.
+    public var rescueWindow = 60.0
+    /// D as a Double's bit pattern (0: no signal yet), readable from the copy threads.
+    private let stopDeadlineBits = Atomic<UInt64>(0)
     /// Early-warning signals received, as `'<NAME> <time>'`, not yet written to the state file.
     public var pendingWarnings: [String] = []
     public var forwardWarningsToGroup = false
@@ -54,6 +58,13 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
     }
 
     public var isStopping: Bool { terminationSignal != nil }
+
+    /// True once a terminating signal arrived and less than `margin` seconds are left before the
+    /// rescue deadline: copies started now could not finish in time. Safe from any thread.
+    public func pastRescueDeadline(margin: Double) -> Bool {
+        let bits = stopDeadlineBits.load(ordering: .relaxed)
+        return bits != 0 && monotonicSeconds() >= Double(bitPattern: bits) - margin
+    }
 
     public func pause(_ seconds: Double) -> Bool {
         serve(until: { isStopping }, deadline: monotonicSeconds() + seconds)
@@ -118,8 +129,10 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
             if let pid = scriptPID, scriptStatus == nil { kill(-pid, SIGCONT) }
         default:
             if terminationSignal == nil {
+                let now = monotonicSeconds()
                 terminationSignal = sig
-                terminationTime = monotonicSeconds()
+                terminationTime = now
+                stopDeadlineBits.store((now + rescueWindow).bitPattern, ordering: .relaxed)
                 stopRequested.store(true, ordering: .releasing)
             } else {
                 Log.info("Received SIG\(signalName(sig)) during shutdown; ignored.")

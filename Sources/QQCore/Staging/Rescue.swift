@@ -30,7 +30,7 @@ extension CopyEngine {
         collectResults(src, prefix: [], manifest: manifest, controlFiles: controlFiles.union(skipTopLevel),
                        includedNames: includedNames, into: &candidates)
         candidates.sort { $0.size < $1.size }
-        for (index, candidate) in candidates.enumerated() {
+        copying: for (index, candidate) in candidates.enumerated() {
             let rel = joined(candidate.components)
             if monotonicSeconds() >= deadline - 0.5 {
                 result.notCopied.append(contentsOf: candidates[index...].map { joined($0.components) })
@@ -38,6 +38,7 @@ extension CopyEngine {
             }
             switch rescueOne(candidate.components, src, dst, manifest: manifest, deadline: deadline - 0.5) {
             case .success(let (bytes, renamedTo)):
+                guard bytes >= 0 else { continue copying }  // already back
                 result.stats.files += 1
                 result.stats.bytes += bytes
                 if let renamedTo {
@@ -49,7 +50,7 @@ extension CopyEngine {
                 result.notCopied.append(rel)
                 if f.endsTheCopy {
                     result.notCopied.append(contentsOf: candidates[(index + 1)...].map { joined($0.components) })
-                    break
+                    break copying
                 }
             }
         }
@@ -76,8 +77,8 @@ extension CopyEngine {
         }
     }
 
-    /// Copies one result; returns the bytes copied and, when the input had a file of that name, the
-    /// `.rescued` name used instead.
+    /// Copies one result; returns the bytes copied (−1: it was already back, nothing copied) and,
+    /// when the input had a file of that name, the `.rescued` name used instead.
     private func rescueOne(_ components: [PathBytes], _ srcRoot: Int32, _ dstRoot: Int32, manifest: Manifest,
                            deadline: Double) -> Result<(Int64, PathBytes?), CopyFailure> {
         let rel = joined(components)
@@ -100,7 +101,11 @@ extension CopyEngine {
         }
         var target = name
         var renamed: PathBytes?
-        if withCName(name, { FileSystem.lstat(at: dstDir, $0) }) != nil {
+        if let existing = withCName(name, { FileSystem.lstat(at: dstDir, $0) }) {
+            // Already back (an interrupted stage-out copied it): nothing to rescue.
+            if existing.isRegular, st.isRegular, existing.size == st.size, existing.mtimeTotalNanos == st.mtimeTotalNanos {
+                return .success((-1, nil))
+            }
             target = name + PathBytes(".rescued".utf8)
             renamed = joined(Array(components.dropLast()) + [target])
         }
