@@ -182,30 +182,9 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
     public func spawnScript(executable: String, arguments: [String], environment: [String], workDir: String,
                             stdoutFD: Int32, stderrFD: Int32, takeTerminal: Bool) -> Int32? {
         _ = cqq_set_child_subreaper()  // R93: orphans come back to qq-run
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        var empty = sigset_t()
-        cqq_sigset_empty(&empty)
-        var all = sigset_t()
-        cqq_sigset_all_catchable(&all)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setpgroup(&attr, 0)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
-        posix_spawn_file_actions_adddup2(&actions, stderrFD, 2)
-        _ = cqq_spawn_addclosefrom(&actions, 3)
-        if cqq_spawn_addchdir(&actions, workDir) != 0 { return ENOSYS }
-        var pid: pid_t = 0
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
-        let rc = posix_spawn(&pid, executable, &actions, &attr, argv, envp)
-        if rc != 0 { return rc }
+        let spawned = SpawnRequest(executable: executable, arguments: [executable] + arguments, environment: environment,
+                                   stdoutFD: stdoutFD, stderrFD: stderrFD, workDir: workDir, newProcessGroup: true).spawn()
+        guard let pid = spawned.pid else { return spawned.error }
         scriptPID = pid
         if takeTerminal, cqq_tcsetpgrp(0, pid) == 0 {
             terminalForeground = true

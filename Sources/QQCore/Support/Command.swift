@@ -125,8 +125,8 @@ public struct CommandRunner: Sendable {
         }
 
         let spawned = reaping.spawnRegistered {
-            spawnChild(executable: executable, argv: argv, env: environment.entries,
-                       stdoutFD: outPipe[1], stderrFD: errPipe[1])
+            SpawnRequest(executable: executable, arguments: argv, environment: environment.entries,
+                         stdoutFD: outPipe[1], stderrFD: errPipe[1], stdinFromDevNull: true).spawn()
         }
         // The parent's copies of the write ends must go, or EOF never comes.
         close(outPipe[1]); close(errPipe[1])
@@ -197,37 +197,3 @@ private func makePipe(_ fds: inout [Int32]) -> Bool {
     return true
 }
 
-/// posix_spawn with stdin from /dev/null, the pipes on 1 and 2, every other descriptor closed,
-/// an empty signal mask and default dispositions (a blocked or ignored signal in the runtime must
-/// not leak into scontrol).
-private func spawnChild(executable: String, argv: [String], env: [String], stdoutFD: Int32,
-                        stderrFD: Int32) -> (pid: pid_t?, error: Int32) {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
-    posix_spawn_file_actions_adddup2(&actions, stderrFD, 2)
-    _ = cqq_spawn_addclosefrom(&actions, 3)
-
-    var attr = posix_spawnattr_t()
-    posix_spawnattr_init(&attr)
-    defer { posix_spawnattr_destroy(&attr) }
-    var empty = sigset_t()
-    cqq_sigset_empty(&empty)
-    var all = sigset_t()
-    cqq_sigset_full(&all)
-    posix_spawnattr_setsigmask(&attr, &empty)
-    posix_spawnattr_setsigdefault(&attr, &all)
-    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-    var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-    var cEnv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
-    defer {
-        for p in cArgs { free(p) }
-        for p in cEnv { free(p) }
-    }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, executable, &actions, &attr, &cArgs, &cEnv)
-    return rc == 0 ? (pid, 0) : (nil, rc)
-}
