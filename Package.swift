@@ -18,6 +18,8 @@ let package = Package(
         .executableTarget(name: "qq-run", dependencies: ["QQCore"]),
         .executableTarget(name: "qq-info", dependencies: ["QQCore"]),
         .executableTarget(name: "qq", dependencies: ["QQCore"]),
+        // The staging benchmark (scripts/benchmark); not run by the tests.
+        .executableTarget(name: "qq-bench", dependencies: ["QQCore", "CQQSystem"]),
         // Unit tests and the real-Slurm integration tests; fixtures are read from Tests/Fixtures.
         .testTarget(name: "QQCoreTests", dependencies: ["QQCore"]),
     ],

@@ -53,7 +53,7 @@ final class CopyScratch {
     deinit { storage?.deallocate() }
 }
 
-/// Marks a checksum mismatch among errno values.
+/// Marks a checksum mismatch among errno values (checksums are compared after the copy, not per range).
 let verifyMismatch: Int32 = -1
 
 /// Shared between the workers of one copy: whether copy_file_range works between these file systems.
@@ -64,11 +64,11 @@ final class CopyShared: @unchecked Sendable {
 extension CopyEngine {
     /// Copies `length` bytes at `start` from `src` to `dst` (same offsets), with copy_file_range,
     /// falling back to pread/pwrite where the kernel refuses (EXDEV, ENOSYS, …). Stops early at the
-    /// source's end (verification notices a shrunk source). With `verifyChecksum`, the bytes are
-    /// read, hashed, written and read back from the destination, and the hashes compared.
-    /// Returns nil, an errno, `verifyMismatch`, or ETIME when `deadline` (monotonic) passed.
+    /// source's end (verification notices a shrunk source). With `verifyChecksum`, the bytes go
+    /// through the buffer and `hash` chains an XXH64 of them (compared later with a re-read).
+    /// Returns nil, an errno, or ETIME when `deadline` (monotonic) passed.
     func copyRange(_ src: Int32, _ dst: Int32, start: Int64, length: Int64, shared: CopyShared,
-                   scratch: CopyScratch, deadline: Double? = nil) -> Int32? {
+                   scratch: CopyScratch, hash: inout UInt64, deadline: Double? = nil) -> Int32? {
         var offIn = start, offOut = start
         let end = start + length
         if !verifyChecksum && !shared.rangeUnsupported.load(ordering: .relaxed) {
@@ -90,14 +90,12 @@ extension CopyEngine {
         }
         // read/write (and the checksum path): in buffer-sized pieces at explicit offsets.
         let buffer = scratch.buffer
-        var hashIn: UInt64 = 0
-        let copyStart = offIn
         while offIn < end {
             if let deadline, monotonicSeconds() >= deadline { return ETIME }
             let n = pread(src, buffer, Int(min(Int64(CopyScratch.size), end - offIn)), Int(offIn))
             if n < 0 { if errno == EINTR { continue }; return errno }
             if n == 0 { break }
-            if verifyChecksum { hashIn = cqq_xxh64(buffer, n, hashIn) }
+            if verifyChecksum { hash = cqq_xxh64(buffer, n, hash) }
             var done = 0
             while done < n {
                 let w = pwrite(dst, buffer + done, n - done, Int(offOut) + done)
@@ -106,20 +104,21 @@ extension CopyEngine {
             }
             offIn += Int64(n); offOut += Int64(n)
         }
-        if verifyChecksum {
-            // Read the destination back and compare hashes of the same byte range.
-            var at = copyStart
-            var hashOut: UInt64 = 0
-            while at < offIn {
-                let n = pread(dst, buffer, Int(min(Int64(CopyScratch.size), offIn - at)), Int(at))
-                if n < 0 { if errno == EINTR { continue }; return errno }
-                if n == 0 { return verifyMismatch }
-                hashOut = cqq_xxh64(buffer, n, hashOut)
-                at += Int64(n)
-            }
-            if hashOut != hashIn { return verifyMismatch }
-        }
         return nil
+    }
+
+    /// XXH64 chain of a file's bytes, read back (QQ_VERIFY=checksum); nil with errno on a read error.
+    func contentHash(_ fd: Int32, scratch: CopyScratch) -> UInt64? {
+        let buffer = scratch.buffer
+        var at = 0
+        var hash: UInt64 = 0
+        while true {
+            let n = pread(fd, buffer, CopyScratch.size, at)
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { return hash }
+            hash = cqq_xxh64(buffer, n, hash)
+            at += n
+        }
     }
 
     /// What one attempt at a regular file did.
@@ -162,18 +161,30 @@ extension CopyEngine {
             return .failure(CopyFailure(path: rel, code: EIO, operation: "create"))
         }
         func discard() { _ = withZ(target) { unlinkat(dstDir, $0, 0) } }
-        if let splitAt, before.size >= splitAt {
+        if let splitAt, before.size >= splitAt, !verifyChecksum {
             return .success(.split(SplitFile(sfd: sfd, dfd: dfd, srcZ: srcZ, target: target, dstZ: dstZ, direct: direct,
                                              before: before, rangeSize: splitRangeSize(before.size))))
         }
         var attempt = 0
         while true {
             attempt += 1
-            if let code = copyRange(sfd, dfd, start: 0, length: before.size, shared: shared, scratch: scratch, deadline: deadline) {
+            var hash: UInt64 = 0
+            if let code = copyRange(sfd, dfd, start: 0, length: before.size, shared: shared, scratch: scratch,
+                                    hash: &hash, deadline: deadline) {
                 close(dfd); close(sfd); discard()
                 return .failure(failure(rel, code))
             }
             faultInjection?(rel, dfd)
+            if verifyChecksum {
+                guard let back = contentHash(dfd, scratch: scratch) else {
+                    let e = errno; close(dfd); close(sfd); discard()
+                    return .failure(CopyFailure(path: rel, code: e, operation: "read back"))
+                }
+                if back != hash {
+                    close(dfd); close(sfd); discard()
+                    return .failure(failure(rel, verifyMismatch))
+                }
+            }
             _ = cqq_futimens(dfd, before.mtimeSeconds, before.mtimeNanos)
             guard let after = FileSystem.fstat(sfd), let written = FileSystem.fstat(dfd) else {
                 let e = errno; close(dfd); close(sfd); discard()
@@ -210,7 +221,8 @@ extension CopyEngine {
     /// process umask; a different engine umask is applied with fchmod). With `replace`, an existing
     /// file or symlink of that name is removed first (never followed).
     func createFile(_ dir: Int32, _ z: ZName, replace: Bool, mode: mode_t) -> Result<Int32, Errno> {
-        let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+        // Read-write when checksums re-read the copy through the same descriptor.
+        let flags = (verifyChecksum ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
         var fd = withZ(z) { cqq_openat(dir, $0, flags, UInt32(mode)) }
         if fd < 0 && errno == EEXIST && replace {
             if withZ(z, { unlinkat(dir, $0, 0) }) != 0 { return .failure(Errno(code: errno)) }

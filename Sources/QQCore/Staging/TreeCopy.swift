@@ -505,7 +505,9 @@ final class TreeCopy: @unchecked Sendable {
             } else {
                 let start = Int64(index) * f.rangeSize
                 let length = min(f.rangeSize, f.before.size - start)
-                if let code = engine.copyRange(f.sfd, f.dfd, start: start, length: length, shared: shared, scratch: w.scratch) {
+                var unused: UInt64 = 0  // split files are never checksummed (see copyRegularOnce)
+                if let code = engine.copyRange(f.sfd, f.dfd, start: start, length: length, shared: shared,
+                                               scratch: w.scratch, hash: &unused) {
                     _ = f.error.compareExchange(expected: 0, desired: code, ordering: .relaxed)
                 }
             }
