@@ -422,9 +422,13 @@ final class TreeCopy: @unchecked Sendable {
     }
 
     private func stageOutItem(_ node: DirNode, _ z: ZName, _ w: Worker) {
-        let name = PathBytes(z.dropLast())
+        // One allocation per entry: the relative path (the manifest's key).
+        var rel = PathBytes()
+        rel.reserveCapacity(node.relPrefix.count + z.count)
+        rel.append(contentsOf: node.relPrefix)
+        rel.append(contentsOf: z[0..<(z.count - 1)])
         guard let st = lstatZ(node.srcFD, z) else {
-            w.fail(node.relPrefix + name, errno, "stat")
+            w.fail(rel, errno, "stat")
             return
         }
         if st.isDirectory {
@@ -433,7 +437,6 @@ final class TreeCopy: @unchecked Sendable {
             return
         }
         guard st.isRegular || st.isSymlink else { return }
-        let rel = node.relPrefix + name
         var recorded: ManifestEntry?
         if let m = manifest.entries[rel] {
             w.matched += 1
@@ -441,7 +444,7 @@ final class TreeCopy: @unchecked Sendable {
             if Manifest.matches(m.work, st) { return }
             recorded = m
         }
-        if node.underIncluded || (node.isRoot && includedNames.contains(name)) {
+        if node.underIncluded || (node.isRoot && includedNames.contains(rel)) {
             w.underIncluded.append(rel)
             return
         }

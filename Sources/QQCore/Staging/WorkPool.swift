@@ -48,7 +48,14 @@ final class WorkPool<Task, Context: AnyObject>: @unchecked Sendable {
     /// more; returns each worker's context once all tasks are done.
     func run(_ initial: [Task], handler: @escaping (Task, Context) -> Void) -> [Context] {
         self.handler = handler
-        push(initial)
+        // The caller takes the first task itself: a one-task copy starts no thread.
+        if let first = initial.first {
+            cqq_waitlock_lock(lock)
+            stack.append(first)
+            outstanding += 1
+            cqq_waitlock_unlock(lock)
+            push(initial.dropFirst())
+        }
         workerLoop()
         cqq_waitlock_lock(lock)
         let started = threads
