@@ -163,7 +163,7 @@ extension CopyEngine {
         func discard() { _ = withZ(target) { unlinkat(dstDir, $0, 0) } }
         if let splitAt, before.size >= splitAt, !verifyChecksum {
             return .success(.split(SplitFile(sfd: sfd, dfd: dfd, srcZ: srcZ, target: target, dstZ: dstZ, direct: direct,
-                                             before: before, rangeSize: splitRangeSize(before.size))))
+                                             before: before, rangeSize: splitRangeSize(before.size), streams: streams)))
         }
         var attempt = 0
         while true {
@@ -258,11 +258,8 @@ extension CopyEngine {
         }
     }
 
-    /// Ranges for a split file: about two per stream, 8 MiB to 256 MiB, whole MiB.
-    func splitRangeSize(_ size: Int64) -> Int64 {
-        let per = size / Int64(max(1, streams * 2))
-        return max(8 << 20, min(256 << 20, (per + (1 << 20) - 1) & ~((1 << 20) - 1)))
-    }
+    /// Ranges of a split file: 32 MiB (small enough to balance the chains, large enough to be cheap).
+    func splitRangeSize(_ size: Int64) -> Int64 { 32 << 20 }
 
     /// Re-creates a symlink with the same target text, never following it; `direct` writes the
     /// final name (replacing what is there), otherwise a temporary name renamed into place.
@@ -299,7 +296,10 @@ extension CopyEngine {
     }
 }
 
-/// A large file being copied as concurrent ranges. The worker finishing the last range completes it.
+/// A large file being copied as ranges by a few concurrent chains: each chain takes the next range
+/// until none is left, and the chain finishing last completes the file. Writes to one inode are
+/// serialised by the kernel on a local file system, so a file gets at most half the streams; two
+/// big files then copy side by side instead of queueing behind each other's ranges.
 final class SplitFile: @unchecked Sendable {
     let sfd: Int32
     let dfd: Int32
@@ -310,14 +310,18 @@ final class SplitFile: @unchecked Sendable {
     let before: FileStatus
     let rangeSize: Int64
     let rangeCount: Int
+    let chains: Int
+    let nextRange = Atomic<Int>(0)
     let remaining: Atomic<Int>
-    /// The first errno (or `verifyMismatch`) of any range; 0 while all went well.
+    /// The first errno of any range; 0 while all went well.
     let error = Atomic<Int32>(0)
 
-    init(sfd: Int32, dfd: Int32, srcZ: ZName, target: ZName, dstZ: ZName, direct: Bool, before: FileStatus, rangeSize: Int64) {
+    init(sfd: Int32, dfd: Int32, srcZ: ZName, target: ZName, dstZ: ZName, direct: Bool, before: FileStatus,
+         rangeSize: Int64, streams: Int) {
         self.sfd = sfd; self.dfd = dfd; self.srcZ = srcZ; self.target = target; self.dstZ = dstZ
         self.direct = direct; self.before = before; self.rangeSize = rangeSize
         rangeCount = Int((before.size + rangeSize - 1) / rangeSize)
-        remaining = Atomic(rangeCount)
+        chains = max(1, min(rangeCount, streams / 2))
+        remaining = Atomic(chains)
     }
 }

@@ -146,7 +146,9 @@ final class TreeCopy: @unchecked Sendable {
     let kind: Kind
     let isStageIn: Bool
     let label: String
-    let chunk = 64
+    /// Entries per work unit: a directory of up to this many files stays with one worker (parallel
+    /// creates in one directory contend on its lock); bigger ones are shared out in chunks.
+    let chunk = 128
     let shared = CopyShared()
     /// The errno that ended the whole copy (ENOSPC, EDQUOT, EROFS; R105), or 0.
     let fatal = Atomic<Int32>(0)
@@ -493,7 +495,7 @@ final class TreeCopy: @unchecked Sendable {
             }
         case .success(.split(let file)):
             node.pending.add(1, ordering: .relaxed)
-            pool.push((0..<file.rangeCount).map { Task.range(file, node, rel, $0) })
+            pool.push((0..<file.chains).map { Task.range(file, node, rel, $0) })
         case .failure(let f):
             record(f, w)
         }
@@ -501,18 +503,21 @@ final class TreeCopy: @unchecked Sendable {
 
     // MARK: Large files
 
-    private func range(_ f: SplitFile, _ node: DirNode, _ rel: PathBytes, _ index: Int, _ w: Worker) {
-        if f.error.load(ordering: .relaxed) == 0 {
+    /// One chain of a split file: copies the next range until none is left.
+    private func range(_ f: SplitFile, _ node: DirNode, _ rel: PathBytes, _ chain: Int, _ w: Worker) {
+        while f.error.load(ordering: .relaxed) == 0 {
+            let index = f.nextRange.add(1, ordering: .relaxed).oldValue
+            if index >= f.rangeCount { break }
             if stopping || fatal.load(ordering: .relaxed) != 0 {
                 _ = f.error.compareExchange(expected: 0, desired: ECANCELED, ordering: .relaxed)
-            } else {
-                let start = Int64(index) * f.rangeSize
-                let length = min(f.rangeSize, f.before.size - start)
-                var unused: UInt64 = 0  // split files are never checksummed (see copyRegularOnce)
-                if let code = engine.copyRange(f.sfd, f.dfd, start: start, length: length, shared: shared,
-                                               scratch: w.scratch, hash: &unused) {
-                    _ = f.error.compareExchange(expected: 0, desired: code, ordering: .relaxed)
-                }
+                break
+            }
+            let start = Int64(index) * f.rangeSize
+            let length = min(f.rangeSize, f.before.size - start)
+            var unused: UInt64 = 0  // split files are never checksummed (see copyRegularOnce)
+            if let code = engine.copyRange(f.sfd, f.dfd, start: start, length: length, shared: shared,
+                                           scratch: w.scratch, hash: &unused) {
+                _ = f.error.compareExchange(expected: 0, desired: code, ordering: .relaxed)
             }
         }
         guard f.remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 else { return }
