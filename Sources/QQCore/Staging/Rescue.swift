@@ -58,6 +58,7 @@ extension CopyEngine {
                     Log.warning("Rescued '\(inputDir)/\(rel.displayText)' as '\(inputDir)/\(renamedTo.displayText)'; the input version was kept.")
                 }
             case .failed(let f):
+                Log.warning("Could not rescue '\(rel.displayText)': \(f).")
                 result.stats.failures.append(f)
                 result.notCopied.append(rel)
             case .notStarted:
