@@ -22,6 +22,8 @@ let package = Package(
         .executableTarget(name: "qq-wipe", dependencies: ["QQCore"]),
         .executableTarget(name: "qq-clear", dependencies: ["QQCore"]),
         .executableTarget(name: "qq", dependencies: ["QQCore"]),
+        // The staging benchmark (scripts/benchmark); not run by the tests.
+        .executableTarget(name: "qq-bench", dependencies: ["QQCore", "CQQSystem"]),
         // Unit tests and the real-Slurm integration tests; fixtures are read from Tests/Fixtures.
         .testTarget(name: "QQCoreTests", dependencies: ["QQCore"]),
     ],

@@ -177,3 +177,74 @@ int cqq_terminal_columns(int fd) {
     if (ioctl(fd, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) return -1;
     return ws.ws_col;
 }
+
+#include <pthread.h>
+#include <stdlib.h>
+
+ssize_t cqq_copy_file_range_at(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len) {
+#ifdef SYS_copy_file_range
+    loff_t a = (loff_t)*off_in, b = (loff_t)*off_out;
+    ssize_t r = syscall(SYS_copy_file_range, fd_in, &a, fd_out, &b, len, 0);
+    *off_in = (int64_t)a;
+    *off_out = (int64_t)b;
+    return r;
+#else
+    (void)fd_in; (void)off_in; (void)fd_out; (void)off_out; (void)len;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+// XXH64 (Yann Collet's public algorithm), written out for byte buffers.
+static const uint64_t P1 = 11400714785074694791ULL, P2 = 14029467366897019727ULL, P3 = 1609587929392839161ULL,
+                      P4 = 9650029242287828579ULL, P5 = 2870177450012600261ULL;
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t rd64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline uint32_t rd32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t round64(uint64_t acc, uint64_t in) { acc += in * P2; acc = rotl64(acc, 31); return acc * P1; }
+static inline uint64_t merge64(uint64_t acc, uint64_t v) { acc ^= round64(0, v); return acc * P1 + P4; }
+
+uint64_t cqq_xxh64(const void *data, size_t len, uint64_t seed) {
+    const unsigned char *p = data, *end = p + len;
+    uint64_t h;
+    if (len >= 32) {
+        uint64_t v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1;
+        const unsigned char *limit = end - 32;
+        do {
+            v1 = round64(v1, rd64(p)); v2 = round64(v2, rd64(p + 8));
+            v3 = round64(v3, rd64(p + 16)); v4 = round64(v4, rd64(p + 24));
+            p += 32;
+        } while (p <= limit);
+        h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+        h = merge64(h, v1); h = merge64(h, v2); h = merge64(h, v3); h = merge64(h, v4);
+    } else {
+        h = seed + P5;
+    }
+    h += (uint64_t)len;
+    while (p + 8 <= end) { h ^= round64(0, rd64(p)); h = rotl64(h, 27) * P1 + P4; p += 8; }
+    if (p + 4 <= end) { h ^= (uint64_t)rd32(p) * P1; h = rotl64(h, 23) * P2 + P3; p += 4; }
+    while (p < end) { h ^= (*p) * P5; h = rotl64(h, 11) * P1; p++; }
+    h ^= h >> 33; h *= P2; h ^= h >> 29; h *= P3; h ^= h >> 32;
+    return h;
+}
+
+struct cqq_waitlock { pthread_mutex_t m; pthread_cond_t c; };
+
+void *cqq_waitlock_create(void) {
+    struct cqq_waitlock *l = malloc(sizeof *l);
+    if (!l) return NULL;
+    pthread_mutex_init(&l->m, NULL);
+    pthread_cond_init(&l->c, NULL);
+    return l;
+}
+void cqq_waitlock_destroy(void *lock) {
+    struct cqq_waitlock *l = lock;
+    pthread_cond_destroy(&l->c);
+    pthread_mutex_destroy(&l->m);
+    free(l);
+}
+void cqq_waitlock_lock(void *lock) { pthread_mutex_lock(&((struct cqq_waitlock *)lock)->m); }
+void cqq_waitlock_unlock(void *lock) { pthread_mutex_unlock(&((struct cqq_waitlock *)lock)->m); }
+void cqq_waitlock_wait(void *lock) { struct cqq_waitlock *l = lock; pthread_cond_wait(&l->c, &l->m); }
+void cqq_waitlock_signal(void *lock) { pthread_cond_signal(&((struct cqq_waitlock *)lock)->c); }
+void cqq_waitlock_broadcast(void *lock) { pthread_cond_broadcast(&((struct cqq_waitlock *)lock)->c); }

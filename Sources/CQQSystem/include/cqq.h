@@ -87,3 +87,19 @@ int cqq_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 // Sets every signal 1..NSIG-1 (that may be set) in `set`, for POSIX_SPAWN_SETSIGDEF.
 int cqq_sigset_all_catchable(sigset_t *set);
 #endif
+
+#ifndef CQQ_H_STAGING
+#define CQQ_H_STAGING
+// copy_file_range(2) with explicit offsets (both advanced by the kernel); -1/ENOSYS when missing.
+ssize_t cqq_copy_file_range_at(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len);
+// XXH64 of a buffer (QQ_VERIFY=checksum); `seed` chains buffers of one file.
+uint64_t cqq_xxh64(const void *data, size_t len, uint64_t seed);
+// pthread mutex + condition variable pair for the copy engine's work queue (opaque, heap-allocated).
+void *cqq_waitlock_create(void);
+void cqq_waitlock_destroy(void *lock);
+void cqq_waitlock_lock(void *lock);
+void cqq_waitlock_unlock(void *lock);
+void cqq_waitlock_wait(void *lock);
+void cqq_waitlock_signal(void *lock);
+void cqq_waitlock_broadcast(void *lock);
+#endif

@@ -41,7 +41,7 @@ extension Runner {
         for path in included where FileSystem.lstat(path) == nil {
             throw .error("Included path '\(path)' does not exist.")
         }
-        let engine = CopyEngine(shouldStop: { [supervisor] in supervisor.stopRequested.load(ordering: .acquiring) })
+        let engine = makeCopyEngine(shouldStop: { [supervisor] in supervisor.stopRequested.load(ordering: .acquiring) })
         let stageFilter = filter
         let result: (CopyStatistics, Manifest) = supervisor.runBlocking(tickInterval: heartbeatInterval, tick: { self.heartbeat() }) {
             var manifest = Manifest()
@@ -64,8 +64,22 @@ extension Runner {
             throw .error("Stage-in failed: \(first)\(more).")
         }
         manifest = newManifest
+        do {
+            try manifest.write(to: workDir)  // R87: kept for a requeued attempt and for inspection
+        } catch {
+            Log.warning("Could not write the stage-in manifest: \(error)")
+        }
         Log.info("Staged in \(stats.files) files (\(Size.format(bytes: stats.bytes))) in \(formatSeconds(stats.seconds)) s.")
         return StageInStats(files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds))
+    }
+
+    /// The copy engine with the job's settings: `QQ_COPY_STREAMS`, else min(max(ncpus, 4), 16) with
+    /// the job's CPUs (R103); `QQ_VERIFY`; the retry policy (R105).
+    func makeCopyEngine(shouldStop: @escaping @Sendable () -> Bool = { false }) -> CopyEngine {
+        let r = state?.record.resources
+        let ncpus = r?.ncpus ?? r?.ncpusPerNode.map { $0 * (r?.nnodes ?? 1) } ?? Int(cqq_online_cpus())
+        return CopyEngine(streams: settings.copyStreams ?? CopyEngine.defaultStreams(ncpus: ncpus),
+                          verifyChecksum: settings.verifyChecksum, retry: retryPolicy, shouldStop: shouldStop)
     }
 
     // MARK: Steps 11–13
@@ -228,7 +242,7 @@ extension Runner {
         let inputDir = record.inputDir
         refreshKillWait()
         // After a terminating signal, stage-out goes on only until the rescue deadline (R109).
-        let engine = CopyEngine(shouldStop: { [supervisor] in supervisor.pastRescueDeadline(margin: 0.5) })
+        let engine = makeCopyEngine(shouldStop: { [supervisor] in supervisor.pastRescueDeadline(margin: 0.5) })
         if !transfer {
             let logs = [record.stdoutFile, record.stderrFile]
             let stats = supervisor.runBlocking(tickInterval: heartbeatInterval, tick: { self.heartbeat() }) {
@@ -238,7 +252,7 @@ extension Runner {
             Log.info("Keeping working directory '\(workDir)' (the transfer policy does not match exit code \(supervisor.scriptExitCode ?? -1)).")
             let out = StageOutStats(mode: .logsOnly, files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds),
                                     errors: stats.failures.count)
-            let err = stats.failures.first.map { "Stage-out failed for \(stats.failures.count) file(s); the logs remain in \(workDir). First: \($0)" }
+            let err = stats.failures.first.map { "Stage-out failed for \(stats.failures.count) file(s); the logs remain in \(workDir). First failure: \($0)." }
             return (out, false, err)
         }
         let includedNames = Set(record.includedFiles.map { PathBytes(FileSystem.baseName($0).utf8) })
@@ -259,7 +273,7 @@ extension Runner {
             out.notCopiedPaths = Array(paths.prefix(20))
             writeNotCopiedList(stats.failures.map { $0.path }, in: workDir)
             Log.error("Could not copy back \(paths.count) file(s): \(stats.failures.prefix(20).map { $0.description }.joined(separator: "; ")).")
-            error = "Stage-out failed for \(paths.count) file(s); results remain in \(workDir)."
+            error = "Stage-out failed for \(paths.count) file(s); results remain in \(workDir). First failure: \(stats.failures[0])."
             keepReason = "\(paths.count) file(s) were not copied back"
         }
         if !result.underIncludedPaths.isEmpty {
@@ -466,7 +480,7 @@ extension Runner {
     /// results, smallest first, before the deadline D. The work dir is always kept.
     private func rescueResults(workDir: String, inputDir: String, logsFirst: Bool = true) -> StageOutStats {
         guard let record = state?.record else { return StageOutStats(mode: .rescue) }
-        let engine = CopyEngine()
+        let engine = makeCopyEngine()
         let start = monotonicSeconds()
         let deadline = rescueDeadline(start: start)
         let logs = logsFirst ? engine.copyTopLevelFiles([record.stdoutFile, record.stderrFile], from: workDir, to: inputDir)

@@ -1,5 +1,6 @@
 import CQQSystem
 import Glibc
+import Synchronization
 
 extension CopyEngine {
     /// What a rescue did (R113).
@@ -30,28 +31,39 @@ extension CopyEngine {
         collectResults(src, prefix: [], manifest: manifest, controlFiles: controlFiles.union(skipTopLevel),
                        includedNames: includedNames, into: &candidates)
         candidates.sort { $0.size < $1.size }
-        copying: for (index, candidate) in candidates.enumerated() {
-            let rel = joined(candidate.components)
-            if monotonicSeconds() >= deadline - 0.5 {
-                result.notCopied.append(contentsOf: candidates[index...].map { joined($0.components) })
-                break
+        // Up to `streams` at once, still smallest first: each worker takes the next smallest file.
+        enum Outcome: Sendable { case copied(Int64, PathBytes?), failed(CopyFailure), notStarted }
+        let fatal = Atomic<Bool>(false)
+        let engine = self
+        let list = candidates
+        let outcomes = concurrentMap(count: list.count, limit: streams) { index -> Outcome in
+            if fatal.load(ordering: .relaxed) || monotonicSeconds() >= deadline - 0.5 {  // the rescue runs after the signal: no shouldStop here
+                return .notStarted
             }
-            switch rescueOne(candidate.components, src, dst, manifest: manifest, deadline: deadline - 0.5) {
-            case .success(let (bytes, renamedTo)):
-                guard bytes >= 0 else { continue copying }  // already back
+            switch engine.rescueOne(list[index].components, src, dst, manifest: manifest, deadline: deadline - 0.5) {
+            case .success(let (bytes, renamedTo)): return .copied(bytes, renamedTo)
+            case .failure(let f):
+                if f.endsTheCopy { fatal.store(true, ordering: .relaxed) }
+                return .failed(f)
+            }
+        }
+        for (candidate, outcome) in zip(list, outcomes) {
+            let rel = joined(candidate.components)
+            switch outcome {
+            case .copied(let bytes, let renamedTo):
+                if bytes < 0 { continue }  // already back (an interrupted stage-out copied it)
                 result.stats.files += 1
                 result.stats.bytes += bytes
                 if let renamedTo {
                     result.renamed.append(rel)
                     Log.warning("Rescued '\(inputDir)/\(rel.displayText)' as '\(inputDir)/\(renamedTo.displayText)'; the input version was kept.")
                 }
-            case .failure(let f):
+            case .failed(let f):
+                Log.warning("Could not rescue '\(rel.displayText)': \(f).")
                 result.stats.failures.append(f)
                 result.notCopied.append(rel)
-                if f.endsTheCopy {
-                    result.notCopied.append(contentsOf: candidates[(index + 1)...].map { joined($0.components) })
-                    break copying
-                }
+            case .notStarted:
+                result.notCopied.append(rel)
             }
         }
         result.stats.seconds = monotonicSeconds() - t0
@@ -79,7 +91,7 @@ extension CopyEngine {
 
     /// Copies one result; returns the bytes copied (−1: it was already back, nothing copied) and,
     /// when the input had a file of that name, the `.rescued` name used instead.
-    private func rescueOne(_ components: [PathBytes], _ srcRoot: Int32, _ dstRoot: Int32, manifest: Manifest,
+    fileprivate func rescueOne(_ components: [PathBytes], _ srcRoot: Int32, _ dstRoot: Int32, manifest: Manifest,
                            deadline: Double) -> Result<(Int64, PathBytes?), CopyFailure> {
         let rel = joined(components)
         guard let name = components.last else { return .failure(CopyFailure(path: rel, code: EINVAL, operation: "copy")) }

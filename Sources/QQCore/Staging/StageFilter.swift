@@ -30,16 +30,25 @@ public struct StageFilter: Sendable {
     /// True when the entry `components` (relative path, split) is skipped.
     public func skips(_ components: [PathBytes]) -> Bool {
         guard let name = components.last else { return false }
-        if exactPaths.contains(components) { return true }
-        if components.count == 1 {
+        return skips(parents: components.dropLast(), name: name)
+    }
+
+    /// The same test for `name` inside the directory `parents` (no array of the full path is built).
+    func skips<P: RandomAccessCollection>(parents: P, name: PathBytes) -> Bool where P.Element == PathBytes, P.Index == Int {
+        let depth = parents.count + 1
+        if !exactPaths.isEmpty {
+            for p in exactPaths where p.count == depth && p.last == name && p.dropLast().elementsEqual(parents) { return true }
+        }
+        if depth == 1 {
             if topLevelNames.contains(name) { return true }
             for p in topLevelPrefixes where name.starts(with: p) { return true }
         }
         for pattern in excludes {
             if pattern.count == 1 {
                 if globMatches(pattern[0], name) { return true }
-            } else if pattern.count == components.count {
-                if zip(pattern, components).allSatisfy({ globMatches($0, $1) }) { return true }
+            } else if pattern.count == depth {
+                if globMatches(pattern[depth - 1], name)
+                    && zip(pattern.dropLast(), parents).allSatisfy({ globMatches($0, $1) }) { return true }
             }
         }
         return false

@@ -1,0 +1,327 @@
+import CQQSystem
+import Glibc
+import Synchronization
+
+// One file at a time: the primitives under the tree walks (R103). Names are NUL-terminated byte
+// arrays ("z-names") so that no syscall needs a fresh C string.
+
+/// A name with a trailing NUL, ready for a syscall.
+typealias ZName = [UInt8]
+
+@inline(__always)
+func zName(_ bytes: PathBytes) -> ZName { var z = bytes; z.append(0); return z }
+
+@inline(__always)
+func withZ<R>(_ z: ZName, _ body: (UnsafePointer<CChar>) -> R) -> R {
+    z.withUnsafeBufferPointer { body(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self)) }
+}
+
+@inline(__always)
+func lstatZ(_ dir: Int32, _ z: ZName) -> FileStatus? { withZ(z) { FileSystem.lstat(at: dir, $0) } }
+
+/// `.<name>.qq-part-<pid>-<8 hex>` (R103). The random part comes from one seed and a counter:
+/// `SystemRandomNumberGenerator` costs a getrandom call per number.
+private let tempSeed: UInt64 = { var g = SystemRandomNumberGenerator(); return g.next() }()
+private let tempCounter = Atomic<UInt64>(0)
+private let processID = getpid()
+
+func temporaryZName(for name: ZName) -> ZName {
+    var x = tempSeed &+ tempCounter.add(1, ordering: .relaxed).newValue &* 0x9E37_79B9_7F4A_7C15
+    x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
+    x ^= x >> 31
+    var z: ZName = [UInt8(ascii: ".")]
+    z.reserveCapacity(name.count + 32)
+    z.append(contentsOf: name.dropLast())
+    z.append(contentsOf: ".qq-part-\(processID)-".utf8)
+    let hex = Array("0123456789abcdef".utf8)
+    for i in 0..<8 { z.append(hex[Int((x >> (UInt64(i) * 4)) & 0xF)]) }
+    z.append(0)
+    return z
+}
+
+/// Per-thread scratch space: a buffer for read/write copies and checksums, allocated when needed.
+final class CopyScratch {
+    static let size = 1 << 20
+    private var storage: UnsafeMutableRawPointer?
+    var buffer: UnsafeMutableRawPointer {
+        if let storage { return storage }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: CopyScratch.size, alignment: 4096)
+        storage = p
+        return p
+    }
+    deinit { storage?.deallocate() }
+}
+
+/// Marks a checksum mismatch among errno values (checksums are compared after the copy, not per range).
+let verifyMismatch: Int32 = -1
+
+/// Shared between the workers of one copy: whether copy_file_range works between these file systems.
+final class CopyShared: @unchecked Sendable {
+    let rangeUnsupported = Atomic<Bool>(false)
+}
+
+extension CopyEngine {
+    /// Copies `length` bytes at `start` from `src` to `dst` (same offsets), with copy_file_range,
+    /// falling back to pread/pwrite where the kernel refuses (EXDEV, ENOSYS, …). Stops early at the
+    /// source's end (verification notices a shrunk source). With `verifyChecksum`, the bytes go
+    /// through the buffer and `hash` chains an XXH64 of them (compared later with a re-read).
+    /// Returns nil, an errno, or ETIME when `deadline` (monotonic) passed.
+    func copyRange(_ src: Int32, _ dst: Int32, start: Int64, length: Int64, shared: CopyShared,
+                   scratch: CopyScratch, hash: inout UInt64, deadline: Double? = nil) -> Int32? {
+        var offIn = start, offOut = start
+        let end = start + length
+        if !verifyChecksum && !shared.rangeUnsupported.load(ordering: .relaxed) {
+            let chunk: Int64 = deadline == nil ? 1 << 30 : 16 << 20
+            while offIn < end {
+                if let deadline, monotonicSeconds() >= deadline { return ETIME }
+                let n = cqq_copy_file_range_at(src, &offIn, dst, &offOut, Int(min(chunk, end - offIn)))
+                if n > 0 { continue }
+                if n == 0 { return nil }  // the source is shorter than it was
+                let e = errno
+                if e == EINTR { continue }
+                if e == EXDEV || e == ENOSYS || e == EOPNOTSUPP || e == EINVAL || e == EBADF || e == EPERM {
+                    if e == EXDEV || e == ENOSYS || e == EOPNOTSUPP { shared.rangeUnsupported.store(true, ordering: .relaxed) }
+                    break
+                }
+                return e
+            }
+            if offIn >= end { return nil }
+        }
+        // read/write (and the checksum path): in buffer-sized pieces at explicit offsets.
+        let buffer = scratch.buffer
+        while offIn < end {
+            if let deadline, monotonicSeconds() >= deadline { return ETIME }
+            let n = pread(src, buffer, Int(min(Int64(CopyScratch.size), end - offIn)), Int(offIn))
+            if n < 0 { if errno == EINTR { continue }; return errno }
+            if n == 0 { break }
+            if verifyChecksum { hash = cqq_xxh64(buffer, n, hash) }
+            var done = 0
+            while done < n {
+                let w = pwrite(dst, buffer + done, n - done, Int(offOut) + done)
+                if w < 0 { if errno == EINTR { continue }; return errno }
+                done += w
+            }
+            offIn += Int64(n); offOut += Int64(n)
+        }
+        return nil
+    }
+
+    /// XXH64 chain of a file's bytes, read back (QQ_VERIFY=checksum); nil with errno on a read error.
+    func contentHash(_ fd: Int32, scratch: CopyScratch) -> UInt64? {
+        let buffer = scratch.buffer
+        var at = 0
+        var hash: UInt64 = 0
+        while true {
+            let n = pread(fd, buffer, CopyScratch.size, at)
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { return hash }
+            hash = cqq_xxh64(buffer, n, hash)
+            at += n
+        }
+    }
+
+    /// What one attempt at a regular file did.
+    enum RegularDone {
+        /// Copied: the copy's status on its final name, and the source's status after the copy.
+        case copied(FileStatus, FileStatus)
+        /// The source is gone (ENOENT on open).
+        case vanished
+        /// The source is no longer a regular file (replaced by a FIFO, …).
+        case notRegular
+        /// Large: created and handed back for a split copy; the caller schedules its ranges.
+        case split(SplitFile)
+    }
+
+    /// One attempt at copying a regular file `srcDir/srcZ` to `dstDir/dstZ`.
+    /// - `direct`: write the final name at once (stage-in into a fresh work dir, R103); a source that
+    ///   changed while it was copied is copied once more and, if it changed again, kept with a WARNING.
+    ///   Otherwise the copy goes through a temporary name and is renamed into place only when its size
+    ///   and mtime match the source's (and, with checksums, its bytes); then the final name is checked
+    ///   once more (same inode, size, mtime).
+    /// - `splitAt`: files at least this large are handed back as `.split`.
+    func copyRegularOnce(_ srcDir: Int32, _ srcZ: ZName, _ dstDir: Int32, _ dstZ: ZName, rel: PathBytes,
+                         direct: Bool, splitAt: Int64?, shared: CopyShared, scratch: CopyScratch,
+                         deadline: Double? = nil) -> Result<RegularDone, CopyFailure> {
+        let sfd = withZ(srcZ) { cqq_openat(srcDir, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0) }
+        if sfd < 0 {
+            if errno == ENOENT { return .success(.vanished) }
+            return .failure(CopyFailure(path: rel, code: errno, operation: "open"))
+        }
+        guard var before = FileSystem.fstat(sfd) else {
+            let e = errno; close(sfd)
+            return .failure(CopyFailure(path: rel, code: e, operation: "stat"))
+        }
+        guard before.isRegular else { close(sfd); return .success(.notRegular) }
+        let target = direct ? dstZ : temporaryZName(for: dstZ)
+        let created = createFile(dstDir, target, replace: direct, mode: mode_t(before.permissionBits & 0o777))
+        guard case .success(let dfd) = created else {
+            close(sfd)
+            if case .failure(let e) = created { return .failure(CopyFailure(path: rel, code: e.code, operation: "create")) }
+            return .failure(CopyFailure(path: rel, code: EIO, operation: "create"))
+        }
+        func discard() { _ = withZ(target) { unlinkat(dstDir, $0, 0) } }
+        if let splitAt, before.size >= splitAt, !verifyChecksum {
+            return .success(.split(SplitFile(sfd: sfd, dfd: dfd, srcZ: srcZ, target: target, dstZ: dstZ, direct: direct,
+                                             before: before, rangeSize: splitRangeSize(before.size), streams: streams)))
+        }
+        var attempt = 0
+        while true {
+            attempt += 1
+            var hash: UInt64 = 0
+            if let code = copyRange(sfd, dfd, start: 0, length: before.size, shared: shared, scratch: scratch,
+                                    hash: &hash, deadline: deadline) {
+                close(dfd); close(sfd); discard()
+                return .failure(failure(rel, code))
+            }
+            faultInjection?(rel, dfd)
+            if verifyChecksum {
+                guard let back = contentHash(dfd, scratch: scratch) else {
+                    let e = errno; close(dfd); close(sfd); discard()
+                    return .failure(CopyFailure(path: rel, code: e, operation: "read back"))
+                }
+                if back != hash {
+                    close(dfd); close(sfd); discard()
+                    return .failure(failure(rel, verifyMismatch))
+                }
+            }
+            _ = cqq_futimens(dfd, before.mtimeSeconds, before.mtimeNanos)
+            guard let after = FileSystem.fstat(sfd), let written = FileSystem.fstat(dfd) else {
+                let e = errno; close(dfd); close(sfd); discard()
+                return .failure(CopyFailure(path: rel, code: e, operation: "stat"))
+            }
+            let sourceChanged = after.size != before.size || after.mtimeTotalNanos != before.mtimeTotalNanos
+            let copyMatches = written.size == before.size && written.mtimeTotalNanos == before.mtimeTotalNanos
+            if !copyMatches || sourceChanged {
+                if attempt < 2 {  // copied once more (R103)
+                    before = after
+                    if ftruncate(dfd, 0) != 0 {
+                        let e = errno; close(dfd); close(sfd); discard()
+                        return .failure(CopyFailure(path: rel, code: e, operation: "truncate"))
+                    }
+                    continue
+                }
+                if !direct || !copyMatches {
+                    close(dfd); close(sfd); discard()
+                    return .failure(CopyFailure(path: rel, code: 0, operation: "verify the copy of"))
+                }
+                Log.warning("'\(rel.displayText)' changed while it was copied; the copy as made is kept.")
+            }
+            close(sfd)
+            if close(dfd) != 0 {
+                let e = errno; discard()
+                return .failure(CopyFailure(path: rel, code: e, operation: "write"))
+            }
+            if direct { return .success(.copied(written, after)) }
+            return renameVerified(dstDir, target, dstZ, rel: rel, written: written).map { .copied($0, after) }
+        }
+    }
+
+    /// Opens a new file for writing with the source's permission bits (the kernel applies the
+    /// process umask; a different engine umask is applied with fchmod). With `replace`, an existing
+    /// file or symlink of that name is removed first (never followed).
+    func createFile(_ dir: Int32, _ z: ZName, replace: Bool, mode: mode_t) -> Result<Int32, Errno> {
+        // Read-write when checksums re-read the copy through the same descriptor.
+        let flags = (verifyChecksum ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+        var fd = withZ(z) { cqq_openat(dir, $0, flags, UInt32(mode)) }
+        if fd < 0 && errno == EEXIST && replace {
+            if withZ(z, { unlinkat(dir, $0, 0) }) != 0 { return .failure(Errno(code: errno)) }
+            fd = withZ(z) { cqq_openat(dir, $0, flags, UInt32(mode)) }
+        }
+        if fd < 0 { return .failure(Errno(code: errno)) }
+        if umask != FileSystem.umask { fchmod(fd, mode & ~umask) }
+        return .success(fd)
+    }
+
+    /// Renames a verified temporary file over its name and checks the final name: same inode, size
+    /// and mtime as the file written (R103). Returns the final status (a rename changes the ctime).
+    func renameVerified(_ dir: Int32, _ temp: ZName, _ final: ZName, rel: PathBytes, written: FileStatus) -> Result<FileStatus, CopyFailure> {
+        let renamed = withZ(temp) { t in withZ(final) { f in renameat(dir, t, dir, f) } }
+        if renamed != 0 {
+            let e = errno
+            _ = withZ(temp) { unlinkat(dir, $0, 0) }
+            return .failure(CopyFailure(path: rel, code: e, operation: "rename into place"))
+        }
+        guard let st = lstatZ(dir, final) else { return .failure(CopyFailure(path: rel, code: errno, operation: "stat")) }
+        guard st.inode == written.inode, st.device == written.device, st.size == written.size,
+              st.mtimeTotalNanos == written.mtimeTotalNanos else {
+            return .failure(CopyFailure(path: rel, code: 0, operation: "verify the copy of"))
+        }
+        return .success(st)
+    }
+
+    func failure(_ rel: PathBytes, _ code: Int32) -> CopyFailure {
+        switch code {
+        case verifyMismatch: return CopyFailure(path: rel, code: 0, operation: "verify (checksum) the copy of")
+        case ETIME: return CopyFailure(path: rel, code: ETIME, operation: "copy in time (abandoned)")
+        default: return CopyFailure(path: rel, code: code, operation: "copy")
+        }
+    }
+
+    /// Ranges of a split file: 32 MiB (small enough to balance the chains, large enough to be cheap).
+    func splitRangeSize(_ size: Int64) -> Int64 { 32 << 20 }
+
+    /// Re-creates a symlink with the same target text, never following it; `direct` writes the
+    /// final name (replacing what is there), otherwise a temporary name renamed into place.
+    /// Returns the link's status on its final name.
+    func copySymlinkZ(_ srcDir: Int32, _ srcZ: ZName, _ dstDir: Int32, _ dstZ: ZName, rel: PathBytes,
+                      source: FileStatus?, direct: Bool) -> Result<(FileStatus, FileStatus), CopyFailure> {
+        guard let source = source ?? lstatZ(srcDir, srcZ) else {
+            return .failure(CopyFailure(path: rel, code: errno, operation: "stat"))
+        }
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = withZ(srcZ) { readlinkat(srcDir, $0, &buf, buf.count - 1) }
+        if n < 0 { return .failure(CopyFailure(path: rel, code: errno, operation: "read link")) }
+        buf[n] = 0
+        let target = direct ? dstZ : temporaryZName(for: dstZ)
+        var made = withZ(target) { symlinkat(buf, dstDir, $0) }
+        if made != 0 && errno == EEXIST && direct {
+            if withZ(target, { unlinkat(dstDir, $0, 0) }) != 0 {
+                return .failure(CopyFailure(path: rel, code: errno, operation: "replace"))
+            }
+            made = withZ(target) { symlinkat(buf, dstDir, $0) }
+        }
+        if made != 0 { return .failure(CopyFailure(path: rel, code: errno, operation: "create link")) }
+        _ = withZ(target) { cqq_utimensat(dstDir, $0, source.mtimeSeconds, source.mtimeNanos, 1) }
+        if !direct {
+            let renamed = withZ(target) { t in withZ(dstZ) { d in renameat(dstDir, t, dstDir, d) } }
+            if renamed != 0 {
+                let e = errno
+                _ = withZ(target) { unlinkat(dstDir, $0, 0) }
+                return .failure(CopyFailure(path: rel, code: e, operation: "rename into place"))
+            }
+        }
+        guard let final = lstatZ(dstDir, dstZ) else { return .failure(CopyFailure(path: rel, code: errno, operation: "stat")) }
+        return .success((final, source))
+    }
+}
+
+/// A large file being copied as ranges by a few concurrent chains: each chain takes the next range
+/// until none is left, and the chain finishing last completes the file. Writes to one inode are
+/// serialised by the kernel on a local file system, so a file gets at most half the streams; two
+/// big files then copy side by side instead of queueing behind each other's ranges.
+final class SplitFile: @unchecked Sendable {
+    let sfd: Int32
+    let dfd: Int32
+    let srcZ: ZName
+    let target: ZName
+    let dstZ: ZName
+    let direct: Bool
+    let before: FileStatus
+    let rangeSize: Int64
+    let rangeCount: Int
+    let chains: Int
+    let nextRange = Atomic<Int>(0)
+    let remaining: Atomic<Int>
+    /// The first errno of any range; 0 while all went well.
+    let error = Atomic<Int32>(0)
+
+    init(sfd: Int32, dfd: Int32, srcZ: ZName, target: ZName, dstZ: ZName, direct: Bool, before: FileStatus,
+         rangeSize: Int64, streams: Int) {
+        self.sfd = sfd; self.dfd = dfd; self.srcZ = srcZ; self.target = target; self.dstZ = dstZ
+        self.direct = direct; self.before = before; self.rangeSize = rangeSize
+        rangeCount = Int((before.size + rangeSize - 1) / rangeSize)
+        chains = max(1, min(rangeCount, streams / 2))
+        remaining = Atomic(chains)
+    }
+}

@@ -1,0 +1,571 @@
+import CQQSystem
+import Glibc
+import Synchronization
+
+/// One directory entry from readdir: its name (NUL-terminated) and d_type.
+struct DirEntry: Sendable {
+    let z: ZName
+    let type: UInt8
+    var name: PathBytes { PathBytes(z.dropLast()) }
+}
+
+/// Reads a directory's entries (without `.` and `..`) through a duplicate of `fd`.
+func readEntries(_ fd: Int32) -> Result<[DirEntry], Errno> {
+    let dupFD = dup(fd)
+    if dupFD < 0 { return .failure(Errno(code: errno)) }
+    guard let dir = fdopendir(dupFD) else { let e = errno; close(dupFD); return .failure(Errno(code: e)) }
+    defer { closedir(dir) }
+    var out: [DirEntry] = []
+    var namePtr: UnsafePointer<CChar>? = nil
+    var type: UInt8 = 0
+    var ino: UInt64 = 0
+    while true {
+        let r = cqq_readdir(UnsafeMutableRawPointer(dir), &namePtr, &type, &ino)
+        if r < 0 { return .failure(Errno(code: errno)) }
+        if r == 0 { break }
+        guard let p = namePtr else { continue }
+        let n = strlen(p)
+        let raw = UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self)
+        if raw[0] == 46 && (n == 1 || (n == 2 && raw[1] == 46)) { continue }
+        out.append(DirEntry(z: ZName(UnsafeBufferPointer(start: raw, count: n + 1)), type: type))
+    }
+    return .success(out)
+}
+
+/// A directory being copied. Its descriptors stay open while anything below it is pending; the
+/// worker that finishes its last child sets its mode and mtime (post-order, R103) and closes it.
+final class DirNode: @unchecked Sendable {
+    enum Destination { case unopened, open(Int32), failed(Int32), none }
+
+    let parent: DirNode?
+    let components: [PathBytes]
+    /// `a/b/` (empty at the root): the prefix of the relative paths of its entries.
+    let relPrefix: PathBytes
+    /// Its name in the parent's destination.
+    let dstZ: ZName
+    let srcFD: Int32
+    let isRoot: Bool
+    let underIncluded: Bool
+    /// Mode and mtime to set after the content, for directories this copy created.
+    let finalMeta: (mode: mode_t, sec: Int64, nsec: Int64)?
+    /// The listing itself plus one per queued child task.
+    let pending = Atomic<Int>(1)
+    private let dst: Mutex<Destination>
+
+    init(parent: DirNode?, name: PathBytes?, dstZ: ZName, srcFD: Int32, destination: Destination,
+         finalMeta: (mode: mode_t, sec: Int64, nsec: Int64)?, underIncluded: Bool) {
+        self.parent = parent
+        if let parent, let name {
+            components = parent.components + [name]
+            relPrefix = parent.relPrefix + name + [UInt8(ascii: "/")]
+            isRoot = false
+        } else {
+            components = []; relPrefix = []; isRoot = true
+        }
+        self.dstZ = dstZ; self.srcFD = srcFD; self.finalMeta = finalMeta; self.underIncluded = underIncluded
+        dst = Mutex(destination)
+    }
+
+    var relPath: PathBytes { relPrefix.isEmpty ? [] : PathBytes(relPrefix.dropLast()) }
+
+    /// The destination directory, opened on first use (O_NOFOLLOW: a symlink there is an error, R99).
+    func destination() -> Result<Int32, Errno> {
+        dst.withLock { state -> Result<Int32, Errno> in
+            switch state {
+            case .open(let fd): return .success(fd)
+            case .failed(let e): return .failure(Errno(code: e))
+            case .none: return .failure(Errno(code: ENOENT))
+            case .unopened:
+                guard let parent else { state = .failed(EBADF); return .failure(Errno(code: EBADF)) }
+                switch parent.destination() {
+                case .success(let pfd):
+                    let fd = withZ(dstZ) { cqq_openat(pfd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
+                    if fd >= 0 { state = .open(fd); return .success(fd) }
+                    let e = errno
+                    state = .failed(e)
+                    return .failure(Errno(code: e))
+                case .failure(let e):
+                    state = .failed(e.code)
+                    return .failure(e)
+                }
+            }
+        }
+    }
+
+    /// Sets the final mode and mtime, closes the descriptors (never the root's: the caller owns them).
+    func finish() {
+        guard !isRoot else { return }
+        dst.withLock { state in
+            if case .open(let fd) = state {
+                if let m = finalMeta {
+                    fchmod(fd, m.mode)
+                    _ = cqq_futimens(fd, m.sec, m.nsec)
+                }
+                close(fd)
+            }
+            state = .none
+        }
+        close(srcFD)
+    }
+}
+
+/// A tree copy in progress: stage-in (fresh work dir, final names, manifest) or stage-out (only new
+/// and changed files, temporary names, verified). Work units are directories and chunks of up to
+/// `chunk` entries of one directory, plus ranges of large files.
+final class TreeCopy: @unchecked Sendable {
+    enum Kind {
+        case stageIn(StageFilter)
+        case stageOut(Manifest, controlFiles: Set<PathBytes>, includedNames: Set<PathBytes>)
+    }
+
+    enum Task {
+        case list(DirNode)
+        case directory(DirNode, ZName, ZName)
+        case entries(DirNode, ArraySlice<DirEntry>)
+        case item(DirNode, ZName, ZName, UInt8)
+        case range(SplitFile, DirNode, PathBytes, Int)
+    }
+
+    /// One worker's results, merged at the end (no locks on the hot path).
+    final class Worker {
+        var stats = CopyStatistics()
+        var manifest: [(PathBytes, ManifestEntry)] = []
+        var seen: [PathBytes] = []
+        var matched = 0
+        var underIncluded: [PathBytes] = []
+        let scratch = CopyScratch()
+        var reportedFiles = 0
+        var reportedBytes: Int64 = 0
+
+        func fail(_ rel: PathBytes, _ code: Int32, _ operation: String) {
+            stats.failures.append(CopyFailure(path: rel, code: code, operation: operation))
+        }
+    }
+
+    let engine: CopyEngine
+    let kind: Kind
+    let isStageIn: Bool
+    let label: String
+    /// Entries per work unit: a directory of up to this many files stays with one worker (parallel
+    /// creates in one directory contend on its lock); bigger ones are shared out in chunks.
+    let chunk = 128
+    let shared = CopyShared()
+    /// The errno that ended the whole copy (ENOSPC, EDQUOT, EROFS; R105), or 0.
+    let fatal = Atomic<Int32>(0)
+    private let progressFiles = Atomic<Int>(0)
+    private let progressBytes = Atomic<Int64>(0)
+    private let nextReport: Atomic<Int64>
+    private let pool: WorkPool<Task, Worker>
+    // Stage-in
+    private let filter: StageFilter
+    private let filterNeedsPath: Bool
+    // Stage-out
+    private let manifest: Manifest
+    private let controlFiles: Set<PathBytes>
+    private let includedNames: Set<PathBytes>
+    private let splitAt: Int64?
+
+    static let progressInterval: Int64 = 60_000_000_000
+
+    init(engine: CopyEngine, kind: Kind) {
+        self.engine = engine
+        self.kind = kind
+        switch kind {
+        case .stageIn(let f):
+            isStageIn = true; label = "in"; filter = f
+            filterNeedsPath = !f.excludes.isEmpty || !f.exactPaths.isEmpty
+            manifest = Manifest(); controlFiles = []; includedNames = []
+        case .stageOut(let m, let c, let i):
+            isStageIn = false; label = "out"; filter = StageFilter(); filterNeedsPath = false
+            manifest = m; controlFiles = c; includedNames = i
+        }
+        splitAt = engine.streams > 1 ? engine.splitThreshold : nil
+        nextReport = Atomic(Int64(monotonicSeconds() * 1e9) + TreeCopy.progressInterval)
+        pool = WorkPool(workers: engine.streams, makeContext: { Worker() })
+    }
+
+    func run(_ initial: [Task]) -> [Worker] {
+        pool.run(initial) { [self] task, worker in handle(task, worker) }
+    }
+
+    private var stopping: Bool { engine.shouldStop() }
+
+    private func handle(_ task: Task, _ w: Worker) {
+        switch task {
+        case .list(let node):
+            list(node, w)
+        case .directory(let parent, let srcZ, let dstZ):
+            openDirectory(parent, srcZ, dstZ, w)
+        case .entries(let node, let slice):
+            for e in slice { item(node, e.z, e.z, e.type, w) }
+            release(node)
+        case .item(let node, let srcZ, let dstZ, let type):
+            item(node, srcZ, dstZ, type, w)
+            release(node)
+        case .range(let file, let node, let rel, let index):
+            range(file, node, rel, index, w)
+        }
+        reportProgress(w)
+    }
+
+    /// Counts one finished child of `node`; finishing the last one finishes the node, and so on up.
+    private func release(_ node: DirNode) {
+        var current: DirNode? = node
+        while let n = current {
+            if n.pending.subtract(1, ordering: .acquiringAndReleasing).newValue != 0 { return }
+            n.finish()
+            current = n.parent
+        }
+    }
+
+    private func reportProgress(_ w: Worker) {
+        let files = w.stats.files - w.reportedFiles, bytes = w.stats.bytes - w.reportedBytes
+        if files == 0 && bytes == 0 { return }
+        w.reportedFiles = w.stats.files; w.reportedBytes = w.stats.bytes
+        let totalFiles = progressFiles.add(files, ordering: .relaxed).newValue
+        let totalBytes = progressBytes.add(bytes, ordering: .relaxed).newValue
+        let now = Int64(monotonicSeconds() * 1e9)
+        let due = nextReport.load(ordering: .relaxed)
+        if now >= due, nextReport.compareExchange(expected: due, desired: now + TreeCopy.progressInterval, ordering: .relaxed).exchanged {
+            Log.info("Staging \(label): \(totalFiles) files, \(Size.format(bytes: totalBytes)) so far.")
+        }
+    }
+
+    // MARK: Directories
+
+    private func list(_ node: DirNode, _ w: Worker) {
+        let all: [DirEntry]
+        switch readEntries(node.srcFD) {
+        case .success(let e): all = e
+        case .failure(let e):
+            w.fail(node.relPath, e.code, "read directory")
+            release(node)
+            return
+        }
+        var dirs: [Task] = []
+        var files: [DirEntry] = []
+        files.reserveCapacity(all.count)
+        for e in all {
+            if skips(node, e) { continue }
+            if e.type == UInt8(DT_DIR) {
+                dirs.append(.directory(node, e.z, e.z))
+            } else {
+                files.append(e)
+            }
+        }
+        if !dirs.isEmpty {
+            node.pending.add(dirs.count, ordering: .relaxed)
+            pool.push(dirs)
+        }
+        if files.count > chunk {
+            var tasks: [Task] = []
+            var start = chunk
+            while start < files.count {
+                let end = min(start + chunk, files.count)
+                tasks.append(.entries(node, files[start..<end]))
+                start = end
+            }
+            node.pending.add(tasks.count, ordering: .relaxed)
+            pool.push(tasks)
+        }
+        for e in files.prefix(chunk) { item(node, e.z, e.z, e.type, w) }
+        release(node)
+    }
+
+    /// R85/R86 at stage-in; the control files at the top at stage-out.
+    private func skips(_ node: DirNode, _ e: DirEntry) -> Bool {
+        if isStageIn {
+            guard node.isRoot || filterNeedsPath else { return false }
+            return filter.skips(parents: node.components, name: e.name)
+        }
+        return node.isRoot && controlFiles.contains(e.name)
+    }
+
+    private func openDirectory(_ parent: DirNode, _ srcZ: ZName, _ dstZ: ZName, _ w: Worker) {
+        let name = PathBytes(dstZ.dropLast())
+        if stopping { release(parent); return }
+        let sfd = withZ(srcZ) { cqq_openat(parent.srcFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
+        if sfd < 0 {
+            let e = errno
+            if e == ENOTDIR || e == ELOOP {
+                item(parent, srcZ, dstZ, UInt8(DT_UNKNOWN), w)  // it changed type since readdir
+            } else if e == ENOENT && isStageIn {
+                Log.warning("'\((parent.relPrefix + name).displayText)' disappeared during stage-in; skipped.")
+            } else {
+                w.fail(parent.relPrefix + name, e, "open directory")
+            }
+            release(parent)
+            return
+        }
+        guard let st = FileSystem.fstat(sfd) else {
+            w.fail(parent.relPrefix + name, errno, "stat")
+            close(sfd); release(parent)
+            return
+        }
+        let meta = (mode: mode_t(st.permissionBits & 0o777) & ~engine.umask | 0o700, sec: st.mtimeSeconds, nsec: st.mtimeNanos)
+        let node: DirNode
+        if isStageIn {
+            var dfd: Int32 = -1
+            var code: Int32 = 0
+            switch parent.destination() {
+            case .success(let pfd):
+                let made = withZ(dstZ) { mkdirat(pfd, $0, 0o700) } == 0
+                if made || errno == EEXIST {
+                    dfd = withZ(dstZ) { cqq_openat(pfd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
+                    // A reused work dir may hold a file or symlink of that name: replace it.
+                    if dfd < 0 && !made && (errno == ENOTDIR || errno == ELOOP)
+                        && withZ(dstZ, { unlinkat(pfd, $0, 0) }) == 0 && withZ(dstZ, { mkdirat(pfd, $0, 0o700) }) == 0 {
+                        dfd = withZ(dstZ) { cqq_openat(pfd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
+                    }
+                }
+                code = errno
+            case .failure(let e):
+                code = e.code
+            }
+            if dfd < 0 {
+                w.fail(parent.relPrefix + name, code, "create directory")
+                close(sfd); release(parent)
+                return
+            }
+            node = DirNode(parent: parent, name: name, dstZ: dstZ, srcFD: sfd, destination: .open(dfd),
+                           finalMeta: meta, underIncluded: false)
+        } else {
+            let under = parent.underIncluded || (parent.isRoot && includedNames.contains(name))
+            var state = DirNode.Destination.none
+            var created = false
+            if !under {
+                switch parent.destination() {
+                case .success(let pfd):
+                    if withZ(dstZ, { mkdirat(pfd, $0, 0o700) }) == 0 {
+                        created = true
+                        let dfd = withZ(dstZ) { cqq_openat(pfd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
+                        state = dfd >= 0 ? .open(dfd) : .failed(errno)
+                    } else if errno == EEXIST {
+                        state = .unopened  // opened when a file needs copying into it
+                    } else {
+                        state = .failed(errno)
+                        w.fail(parent.relPrefix + name, errno, "create directory")
+                    }
+                case .failure(let e):
+                    state = .failed(e.code)
+                }
+            }
+            node = DirNode(parent: parent, name: name, dstZ: dstZ, srcFD: sfd, destination: state,
+                           finalMeta: created ? meta : nil, underIncluded: under)
+        }
+        list(node, w)
+    }
+
+    // MARK: Entries
+
+    /// One entry of `node` (not a directory already known from d_type).
+    private func item(_ node: DirNode, _ srcZ: ZName, _ dstZ: ZName, _ type: UInt8, _ w: Worker) {
+        if stopping { return }
+        if isStageIn { stageInItem(node, srcZ, dstZ, type, w) } else { stageOutItem(node, srcZ, w) }
+    }
+
+    private func stageInItem(_ node: DirNode, _ srcZ: ZName, _ dstZ: ZName, _ type: UInt8, _ w: Worker) {
+        if fatal.load(ordering: .relaxed) != 0 { return }
+        var kind = type
+        var st: FileStatus?
+        if kind == UInt8(DT_UNKNOWN) || kind == UInt8(DT_DIR) {
+            guard let s = lstatZ(node.srcFD, srcZ) else {
+                vanishedOrFailed(node.relPrefix + PathBytes(dstZ.dropLast()), errno, "stat", w)
+                return
+            }
+            st = s
+            kind = s.isDirectory ? UInt8(DT_DIR) : s.isRegular ? UInt8(DT_REG) : s.isSymlink ? UInt8(DT_LNK) : UInt8(DT_FIFO)
+        }
+        switch kind {
+        case UInt8(DT_DIR):
+            node.pending.add(1, ordering: .relaxed)
+            pool.push(.directory(node, srcZ, dstZ))
+        case UInt8(DT_REG):
+            let rel = node.relPrefix + PathBytes(dstZ.dropLast())
+            guard case .success(let dfd) = node.destination() else { w.fail(rel, ENOENT, "create the directory of"); return }
+            let outcome = engine.withRetries {
+                engine.copyRegularOnce(node.srcFD, srcZ, dfd, dstZ, rel: rel, direct: true, splitAt: splitAt,
+                                       shared: shared, scratch: w.scratch)
+            }
+            regularDone(outcome, node, rel, w)
+        case UInt8(DT_LNK):
+            let rel = node.relPrefix + PathBytes(dstZ.dropLast())
+            guard case .success(let dfd) = node.destination() else { w.fail(rel, ENOENT, "create the directory of"); return }
+            let outcome = engine.withRetries { engine.copySymlinkZ(node.srcFD, srcZ, dfd, dstZ, rel: rel, source: st, direct: true) }
+            switch outcome {
+            case .success(let (copy, source)):
+                w.stats.files += 1
+                w.manifest.append((rel, ManifestEntry(work: copy, sourceSize: source.size, sourceMtimeNanos: source.mtimeTotalNanos)))
+            case .failure(let f):
+                if f.code == ENOENT && f.operation == "stat" {
+                    Log.warning("'\(rel.displayText)' disappeared during stage-in; skipped.")
+                } else {
+                    record(f, w)
+                }
+            }
+        default:
+            w.stats.skippedSpecial += 1
+            let rel = node.relPrefix + PathBytes(dstZ.dropLast())
+            Log.warning("Skipping '\(rel.displayText)': not a regular file, directory or symlink.")
+        }
+    }
+
+    private func vanishedOrFailed(_ rel: PathBytes, _ code: Int32, _ operation: String, _ w: Worker) {
+        if code == ENOENT && isStageIn {
+            Log.warning("'\(rel.displayText)' disappeared during stage-in; skipped.")
+        } else {
+            w.fail(rel, code, operation)
+        }
+    }
+
+    private func record(_ f: CopyFailure, _ w: Worker) {
+        w.stats.failures.append(f)
+        if f.endsTheCopy { _ = fatal.compareExchange(expected: 0, desired: f.code, ordering: .relaxed) }
+    }
+
+    private func stageOutItem(_ node: DirNode, _ z: ZName, _ w: Worker) {
+        // One allocation per entry: the relative path (the manifest's key).
+        var rel = PathBytes()
+        rel.reserveCapacity(node.relPrefix.count + z.count)
+        rel.append(contentsOf: node.relPrefix)
+        rel.append(contentsOf: z[0..<(z.count - 1)])
+        guard let st = lstatZ(node.srcFD, z) else {
+            w.fail(rel, errno, "stat")
+            return
+        }
+        if st.isDirectory {
+            node.pending.add(1, ordering: .relaxed)
+            pool.push(.directory(node, z, z))
+            return
+        }
+        guard st.isRegular || st.isSymlink else { return }
+        var recorded: ManifestEntry?
+        if let m = manifest.entries[rel] {
+            w.matched += 1
+            w.seen.append(rel)
+            if Manifest.matches(m.work, st) { return }
+            recorded = m
+        }
+        if node.underIncluded || (node.isRoot && includedNames.contains(rel)) {
+            w.underIncluded.append(rel)
+            return
+        }
+        let code = fatal.load(ordering: .relaxed)
+        if code != 0 {
+            w.fail(rel, code, "copy (stopped after an earlier error)")
+            return
+        }
+        let dfd: Int32
+        switch node.destination() {
+        case .success(let fd): dfd = fd
+        case .failure(let e): w.fail(rel, e.code, "create the directory of"); return
+        }
+        if let recorded, let now = lstatZ(dfd, z),
+           now.size != recorded.sourceSize || now.mtimeTotalNanos != recorded.sourceMtimeNanos {
+            Log.warning("'\(rel.displayText)' changed in the input directory during the job; the job's version wins.")
+        }
+        if st.isRegular {
+            let outcome = engine.withRetries {
+                engine.copyRegularOnce(node.srcFD, z, dfd, z, rel: rel, direct: false, splitAt: splitAt,
+                                       shared: shared, scratch: w.scratch)
+            }
+            regularDone(outcome, node, rel, w)
+        } else {
+            switch engine.withRetries({ engine.copySymlinkZ(node.srcFD, z, dfd, z, rel: rel, source: st, direct: false) }) {
+            case .success: w.stats.files += 1
+            case .failure(let f): record(f, w)
+            }
+        }
+    }
+
+    private func regularDone(_ outcome: Result<CopyEngine.RegularDone, CopyFailure>, _ node: DirNode, _ rel: PathBytes, _ w: Worker) {
+        switch outcome {
+        case .success(.copied(let copy, let source)):
+            w.stats.files += 1
+            w.stats.bytes += copy.size
+            if isStageIn {
+                w.manifest.append((rel, ManifestEntry(work: copy, sourceSize: source.size, sourceMtimeNanos: source.mtimeTotalNanos)))
+            }
+        case .success(.vanished):
+            vanishedOrFailed(rel, ENOENT, "open", w)
+        case .success(.notRegular):
+            if isStageIn {
+                w.stats.skippedSpecial += 1
+                Log.warning("Skipping '\(rel.displayText)': not a regular file, directory or symlink.")
+            }
+        case .success(.split(let file)):
+            node.pending.add(1, ordering: .relaxed)
+            pool.push((0..<file.chains).map { Task.range(file, node, rel, $0) })
+        case .failure(let f):
+            record(f, w)
+        }
+    }
+
+    // MARK: Large files
+
+    /// One chain of a split file: copies the next range until none is left.
+    private func range(_ f: SplitFile, _ node: DirNode, _ rel: PathBytes, _ chain: Int, _ w: Worker) {
+        while f.error.load(ordering: .relaxed) == 0 {
+            let index = f.nextRange.add(1, ordering: .relaxed).oldValue
+            if index >= f.rangeCount { break }
+            if stopping || fatal.load(ordering: .relaxed) != 0 {
+                _ = f.error.compareExchange(expected: 0, desired: ECANCELED, ordering: .relaxed)
+                break
+            }
+            let start = Int64(index) * f.rangeSize
+            let length = min(f.rangeSize, f.before.size - start)
+            var unused: UInt64 = 0  // split files are never checksummed (see copyRegularOnce)
+            if let code = engine.copyRange(f.sfd, f.dfd, start: start, length: length, shared: shared,
+                                           scratch: w.scratch, hash: &unused) {
+                _ = f.error.compareExchange(expected: 0, desired: code, ordering: .relaxed)
+            }
+        }
+        guard f.remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 else { return }
+        finishSplit(f, node, rel, w)
+        release(node)
+    }
+
+    /// The last range is done: set the mtime, verify, rename. Anything odd (a source that changed,
+    /// a failed range) falls back to copying the whole file again in one piece, with retries.
+    private func finishSplit(_ f: SplitFile, _ node: DirNode, _ rel: PathBytes, _ w: Worker) {
+        let err = f.error.load(ordering: .relaxed)
+        guard case .success(let dstDir) = node.destination() else {
+            close(f.sfd); close(f.dfd)
+            w.fail(rel, EBADF, "copy")
+            return
+        }
+        if err == 0 {
+            engine.faultInjection?(rel, f.dfd)
+            _ = cqq_futimens(f.dfd, f.before.mtimeSeconds, f.before.mtimeNanos)
+            let after = FileSystem.fstat(f.sfd)
+            let written = FileSystem.fstat(f.dfd)
+            close(f.sfd)
+            let closed = close(f.dfd) == 0
+            if closed, let after, let written,
+               after.size == f.before.size, after.mtimeTotalNanos == f.before.mtimeTotalNanos,
+               written.size == f.before.size, written.mtimeTotalNanos == f.before.mtimeTotalNanos {
+                if f.direct {
+                    regularDone(.success(.copied(written, after)), node, rel, w)
+                    return
+                }
+                if case .success(let final) = engine.renameVerified(dstDir, f.target, f.dstZ, rel: rel, written: written) {
+                    regularDone(.success(.copied(final, after)), node, rel, w)
+                    return
+                }
+            }
+        } else {
+            close(f.sfd); close(f.dfd)
+        }
+        _ = withZ(f.target) { unlinkat(dstDir, $0, 0) }
+        if err == ECANCELED || stopping { return }
+        if err != 0 && err != verifyMismatch {
+            let failure = engine.failure(rel, err)
+            if failure.endsTheCopy || !failure.isRetryable { record(failure, w); return }
+        }
+        let outcome = engine.withRetries {
+            engine.copyRegularOnce(node.srcFD, f.srcZ, dstDir, f.dstZ, rel: rel, direct: f.direct, splitAt: nil,
+                                   shared: shared, scratch: w.scratch)
+        }
+        regularDone(outcome, node, rel, w)
+    }
+}

@@ -1,0 +1,198 @@
+import CQQSystem
+import Glibc
+import QQCore
+
+// qq-bench: qq-run's copy engine against rsync -a and cp -a, on trees built on one file system.
+// Usage: qq-bench [--dir D] [--runs N] [--keep] [--only abcd] [--qq-run PATH]
+// Every copy goes into a fresh directory; trees stay until the end (deleting a big tree right before
+// a copy slowed the next copy on ext4, swift-linux.md). `sync` runs before each timed copy, so that
+// earlier copies' dirty pages are not written back during a later measurement. The page cache is not
+// dropped: the first run is shown apart as the cold-ish one, and the median is of all runs.
+
+let args = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+let runs = max(1, Int(option("--runs") ?? "5") ?? 5)
+let only = option("--only") ?? "abcd"
+let keep = args.contains("--keep")
+let base = option("--dir") ?? (FileSystem.currentDirectory() + "/qq-bench-tmp-\(getpid())")
+let selfPath: String = {
+    var buf = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+    return n > 0 ? String(cString: buf) : CommandLine.arguments[0]
+}()
+let qqRun = option("--qq-run") ?? (FileSystem.directoryName(selfPath) + "/qq-run")
+
+// Diagnostics: `qq-bench --stage-in SRC DST` / `--stage-out WORK INPUT` time one engine call (for strace/perf).
+if let i = args.firstIndex(of: "--stage-in"), i + 2 < args.count {
+    let t0 = now()
+    var manifest = Manifest()
+    let stats = CopyEngine().stageIn(from: args[i + 1], to: args[i + 2], filter: StageFilter(), manifest: &manifest)
+    let t1 = now()
+    try? manifest.write(to: args[i + 2])
+    print("stage-in: \(stats.files) files, \(stats.bytes) bytes, \(stats.failures.count) failures, \(seconds(t1 - t0)) (+ manifest \(seconds(now() - t1)))")
+    exit(0)
+}
+if let i = args.firstIndex(of: "--stage-out"), i + 2 < args.count {
+    let manifest = Manifest.read(from: args[i + 1])
+    let t0 = now()
+    let out = CopyEngine().stageOut(from: args[i + 1], to: args[i + 2], manifest: manifest, controlFiles: [PathBytes(".qq-run-manifest".utf8)], includedNames: [])
+    print("stage-out: \(out.stats.files) files, \(out.stats.failures.count) failures, \(out.deleted.count) deleted, \(seconds(now() - t0))")
+    exit(0)
+}
+if FileSystem.lstat(base) != nil && option("--dir") == nil { fail("'\(base)' exists") }
+makeDirectory(base)
+let engine = CopyEngine()
+let control: Set<PathBytes> = [PathBytes(".qq-run-marker".utf8), PathBytes(".qq-run-manifest".utf8), PathBytes(".qq-run-not-copied".utf8)]
+
+print("qq-bench: \(runs) runs per case; trees in \(base); \(cqq_online_cpus()) CPUs; engine streams \(engine.streams)" +
+      (engine.verifyChecksum ? "; QQ_VERIFY=checksum" : ""))
+print("Each line: first run (cold-ish), then the median of all \(runs) runs.")
+print("")
+
+/// Times per tool, in the order the tools were given; tool order rotates between runs.
+func measure(_ tools: [String], _ run: (String, Int) -> Double) -> [String: [Double]] {
+    var times: [String: [Double]] = [:]
+    for r in 0..<runs {
+        for k in 0..<tools.count {
+            let tool = tools[(k + r) % tools.count]
+            sync()
+            times[tool, default: []].append(run(tool, r))
+        }
+    }
+    return times
+}
+
+func show(_ label: String, _ t: [Double]) {
+    print("    " + padRight(label, 40) + padLeft(seconds(t[0]), 11) + padLeft(seconds(median(t)), 11))
+}
+
+var verdicts: [String] = []
+
+// (a) 10,000 × 4 KiB files in 100 dirs.
+if only.contains("a") {
+    let src = base + "/a-src"
+    makeSmallTree(src)
+    let t = measure(["engine", "rsync", "cp"]) { tool, r in
+        let dst = base + "/a-\(tool)-\(r)"
+        switch tool {
+        case "engine":
+            makeDirectory(dst)
+            let t0 = now()
+            var manifest = Manifest()
+            let stats = engine.stageIn(from: src, to: dst, filter: StageFilter(), manifest: &manifest)
+            do { try manifest.write(to: dst) } catch { fail("manifest: \(error)") }
+            let t = now() - t0
+            if !stats.failures.isEmpty || stats.files != 10_000 { fail("engine stage-in: \(stats.files) files, \(stats.failures.first.map { "\($0)" } ?? "")") }
+            return t
+        case "rsync": return runTimed(["rsync", "-a", src + "/", dst + "/"])
+        default: return runTimed(["cp", "-a", src, dst])
+        }
+    }
+    print("(a) stage-in of 10,000 x 4 KiB files in 100 dirs (39mb)")
+    show("qq-run engine (with its manifest)", t["engine"]!)
+    show("rsync -a", t["rsync"]!)
+    show("cp -a", t["cp"]!)
+    let vsRsync = median(t["rsync"]!) / median(t["engine"]!)
+    let vsCp = median(t["cp"]!) / median(t["engine"]!)
+    print("    small files: \(fixed(vsRsync, 1))x faster than rsync -a, \(fixed(vsCp, 1))x faster than cp -a")
+    verdicts.append("(a) small files vs rsync -a: \(fixed(vsRsync, 1))x (goal >= 3x): " + (vsRsync >= 3 ? "met" : "MISSED"))
+    print("")
+}
+
+// (b) Stage-out after the job changed 1 % of those files.
+if only.contains("b") {
+    let src = base + "/a-src"
+    if FileSystem.lstat(src) == nil { makeSmallTree(src) }
+    var changed = 0
+    let t = measure(["engine", "rsync"]) { tool, r in
+        let input = base + "/b-in-\(tool)-\(r)", work = base + "/b-work-\(tool)-\(r)"
+        runTimed(["cp", "-a", src, input])
+        if tool == "engine" {
+            makeDirectory(work)
+            var manifest = Manifest()
+            let s = engine.stageIn(from: input, to: work, filter: StageFilter(), manifest: &manifest)
+            if !s.failures.isEmpty { fail("engine stage-in failed") }
+            do { try manifest.write(to: work) } catch { fail("manifest: \(error)") }
+            changed = changeOnePercent(work)
+            sync()
+            let t0 = now()
+            let out = engine.stageOut(from: work, to: input, manifest: manifest, controlFiles: control, includedNames: [])
+            let t = now() - t0
+            if !out.stats.failures.isEmpty || out.stats.files != changed { fail("engine stage-out copied \(out.stats.files) files, \(out.stats.failures.count) failures") }
+            return t
+        }
+        runTimed(["rsync", "-a", input + "/", work + "/"])
+        _ = changeOnePercent(work)
+        sync()
+        return runTimed(["rsync", "-a", work + "/", input + "/"])
+    }
+    print("(b) stage-out after the job changed \(changed) of 10,000 files")
+    show("qq-run engine (copies the \(changed) changed)", t["engine"]!)
+    show("rsync -a of the whole tree back", t["rsync"]!)
+    let ratio = median(t["rsync"]!) / median(t["engine"]!)
+    print("    stage-out: \(fixed(ratio, 1))x faster than rsync -a")
+    verdicts.append("(b) stage-out vs rsync -a: \(fixed(ratio, 1))x (goal >= 20x): " + (ratio >= 20 ? "met" : "MISSED"))
+    print("")
+}
+
+// (c) Two 512 MiB files.
+if only.contains("c") {
+    let src = base + "/c-src"
+    makeLargeFiles(src)
+    let t = measure(["engine", "cp"]) { tool, r in
+        let dst = base + "/c-\(tool)-\(r)"
+        var t = 0.0
+        if tool == "engine" {
+            makeDirectory(dst)
+            let t0 = now()
+            var manifest = Manifest()
+            let stats = engine.stageIn(from: src, to: dst, filter: StageFilter(), manifest: &manifest)
+            t = now() - t0
+            if !stats.failures.isEmpty || stats.bytes != 1 << 30 { fail("engine: \(stats.bytes) bytes, \(stats.failures.first.map { "\($0)" } ?? "")") }
+        } else {
+            t = runTimed(["cp", "-a", src, dst])
+        }
+        // Big files are cheap to delete (two inodes); it keeps dirty pages and disk use down.
+        for i in 0..<2 { unlink(dst + "/big\(i).dat") }
+        rmdir(dst)
+        return t
+    }
+    print("(c) stage-in of 2 x 512 MiB files")
+    show("qq-run engine", t["engine"]!)
+    show("cp -a", t["cp"]!)
+    let ratio = median(t["cp"]!) / median(t["engine"]!)
+    print("    large files: \(fixed(ratio, 2))x the speed of cp -a")
+    verdicts.append("(c) large files vs cp -a: \(fixed(ratio, 2))x (goal >= 0.9x): " + (ratio >= 0.9 ? "met" : "MISSED"))
+    print("")
+}
+
+// (d) Wrapper overhead: qq-run --local around an empty script, alone in a fresh directory.
+if only.contains("d") {
+    if access(qqRun, X_OK) != 0 { fail("no qq-run at '\(qqRun)' (use --qq-run)") }
+    let t = measure(["qq-run", "bash"]) { tool, r in
+        let dir = base + "/d-\(tool)-\(r)"
+        makeDirectory(dir)
+        let script = Array("#!/bin/bash\n".utf8)
+        script.withUnsafeBytes { writeFile(dir + "/job.sh", $0, count: script.count) }
+        if tool == "bash" { return runTimed(["bash", "job.sh"], in: dir) }
+        return runTimed([qqRun, "--local", "job.sh"], in: dir)
+    }
+    print("(d) wrapper overhead: an empty script, alone in a fresh directory")
+    show("qq-run --local job.sh", t["qq-run"]!)
+    show("bash job.sh", t["bash"]!)
+    let overhead = median(t["qq-run"]!) - median(t["bash"]!)
+    print("    overhead: \(fixed(overhead * 1000, 1)) ms (median qq-run - median bash)")
+    verdicts.append("(d) wrapper overhead: \(fixed(overhead * 1000, 1)) ms (goal <= 10 ms): " + (overhead <= 0.010 ? "met" : "MISSED"))
+    print("")
+}
+
+print("Goals:")
+for v in verdicts { print("    " + v) }
+
+if !keep {
+    sync()
+    runTimed(["rm", "-rf", base])
+}
