@@ -2,6 +2,13 @@ import CQQSystem
 import Glibc
 import QQCore
 
+enum Console {
+    static func error(_ s: String) {
+        var b = Array(s.utf8)
+        _ = b.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}
+
 // qq-bench: qq-run's copy engine against rsync -a and cp -a, on trees built on one file system.
 // Usage: qq-bench [--dir D] [--runs N] [--keep] [--only abcd] [--qq-run PATH]
 // Every copy goes into a fresh directory; trees stay until the end (deleting a big tree right before
@@ -10,6 +17,27 @@ import QQCore
 // dropped: the first run is shown apart as the cold-ish one, and the median is of all runs.
 
 let args = Array(CommandLine.arguments.dropFirst())
+let usage = """
+    usage: qq-bench [--dir D] [--runs N] [--keep] [--only abcd] [--qq-run PATH]
+           qq-bench --stage-in SRC DST | --stage-out WORK INPUT
+    Builds trees under D (default: ./qq-bench-tmp-<pid>) and compares qq-run's copy engine with
+    rsync -a and cp -a; prints first-run and median times, ratios and the goals.
+    """
+// Unknown words are a usage error: a typo must not start a 2 GB benchmark in the wrong place.
+let valued: Set<String> = ["--dir", "--runs", "--only", "--qq-run"]
+let diagnostics: Set<String> = ["--stage-in", "--stage-out"]
+do {
+    var i = 0
+    while i < args.count {
+        let a = args[i]
+        if a == "--help" || a == "-h" { print(usage); exit(0) }
+        if valued.contains(a) { i += 2; continue }
+        if diagnostics.contains(a) { i += 3; continue }
+        if a == "--keep" { i += 1; continue }
+        Console.error("qq-bench: unknown argument '\(a)'\n" + usage + "\n")
+        exit(2)
+    }
+}
 func option(_ name: String) -> String? {
     guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
     return args[i + 1]
