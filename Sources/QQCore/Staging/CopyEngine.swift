@@ -300,15 +300,9 @@ func listDirectory(_ fd: Int32) -> Result<[PathBytes], Errno> {
     return .success(names)
 }
 
-/// Calls `body` with the name as a NUL-terminated C string.
+/// Calls `body` with the name as a NUL-terminated C string (hot loops keep a `ZName` instead).
 @inline(__always)
-func withCName<R>(_ name: PathBytes, _ body: (UnsafePointer<CChar>) -> R) -> R {
-    var z = name
-    z.append(0)
-    return z.withUnsafeBufferPointer { buf in
-        buf.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buf.count) { body($0) }
-    }
-}
+func withCName<R>(_ name: PathBytes, _ body: (UnsafePointer<CChar>) -> R) -> R { withZ(zName(name), body) }
 
 func joined(_ components: [PathBytes]) -> PathBytes {
     var out = PathBytes()
