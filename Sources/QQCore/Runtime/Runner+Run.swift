@@ -157,6 +157,8 @@ extension Runner {
         let rc = supervisor.scriptExitCode ?? 99
         let leftovers = supervisor.terminateProcessTree(grace: grace)            // R95
         if leftovers > 0 { Log.info("Terminated \(leftovers) leftover process(es) of the script.") }
+        supervisor.waitForEvents(timeout: 0)
+        if let sig = supervisor.terminationSignal { return terminateDuringScript(signal: sig) }
         let usage = currentUsage()
         Log.info("Finalizing the execution.")
         if !state.stopped {
@@ -183,7 +185,7 @@ extension Runner {
         if let sig = supervisor.terminationSignal {
             // R109: a signal during stage-out; what is left goes back as a rescue, the work dir stays.
             var rescued = stageOut
-            if transfer, state.record.usesScratch, FileSystem.stat(workDir) != nil {
+            if state.record.usesScratch, FileSystem.stat(workDir) != nil {
                 let rest = rescueResults(workDir: workDir, inputDir: state.record.inputDir, logsFirst: false)
                 rescued = merged(stageOut, rest)
             }
@@ -302,9 +304,14 @@ extension Runner {
     // MARK: Signals (§8)
 
     /// R108: a terminating signal while the script runs.
+    ///
+    /// Also used when the signal arrived after the script's main process ended but before
+    /// stage-out (under proctrack/linuxproc Slurm signals the script too, so it often dies first):
+    /// the job was killed all the same, and its results are rescued, not judged by the policy.
     func terminateDuringScript(signal sig: Int32) -> Int32 {
         Log.info("Received SIG\(signalName(sig)), initiating shutdown.")
-        if let pid = supervisor.scriptPID {
+        let scriptRunning = supervisor.scriptStatus == nil
+        if let pid = supervisor.scriptPID, scriptRunning {
             kill(-pid, sig == SIGINT ? SIGINT : SIGTERM)
             kill(-pid, SIGCONT)
         }
@@ -312,14 +319,17 @@ extension Runner {
         let provisional = provisionalKillReason(sig)
         let k1 = writeK1(reason: provisional, phase: .rescue)
         let reasonQuery = startKillReasonQuery()
-        supervisor.terminateProcessTree(first: 0, grace: grace)
+        // The group was signalled above while the script ran; otherwise what is left of it gets TERM now.
+        supervisor.terminateProcessTree(first: scriptRunning ? 0 : SIGTERM, grace: grace)
         var stageOut: StageOutStats?
         if let record = state?.record, record.usesScratch, let workDir, FileSystem.stat(workDir) != nil {
             stageOut = rescueResults(workDir: workDir, inputDir: record.inputDir)
         }
         // The reason was asked for in parallel (R108 step 4); it must not eat the rescue's time.
         let reason = reasonQuery?() ?? provisional
-        if k1 { writeK2(reason: reason, stageOut: stageOut, scriptExitCode: nil) }
+        // R108 step 7: the script's own code only if it had exited on its own before the signal.
+        let ownCode = supervisor.scriptExitedBeforeTermination ? supervisor.scriptExitCode : nil
+        if k1 { writeK2(reason: reason, stageOut: stageOut, scriptExitCode: ownCode) }
         Log.error("Execution was terminated by SIG\(signalName(sig)).")
         return 128 + sig
     }
@@ -478,6 +488,7 @@ extension Runner {
 
     /// R113: the logs first (each one attempt, even after the deadline), then the new and changed
     /// results, smallest first, before the deadline D. The work dir is always kept.
+    /// (R113's policy — not the transfer decision — says whether results are rescued.)
     private func rescueResults(workDir: String, inputDir: String, logsFirst: Bool = true) -> StageOutStats {
         guard let record = state?.record else { return StageOutStats(mode: .rescue) }
         let engine = makeCopyEngine()

@@ -132,9 +132,7 @@ final class Runner {
         Log.info("Executing script '\(scriptPath)'.")                     // 13
         try spawnScript(interpreter: interpreter, scriptPath: scriptPath, workDir: workDir)
         supervisor.waitForScript(tickInterval: heartbeatInterval) { self.heartbeat() }   // 14
-        if let sig = supervisor.terminationSignal, supervisor.scriptStatus == nil {
-            return terminateDuringScript(signal: sig)
-        }
+        if let sig = supervisor.terminationSignal { return terminateDuringScript(signal: sig) }
         return finalize()                                                  // 15–19
     }
 

@@ -24,6 +24,8 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
 
     public private(set) var scriptPID: pid_t?
     public private(set) var scriptStatus: Int32?
+    /// Monotonic time the script's main process was reaped.
+    public private(set) var scriptExitTime: Double?
     /// R96: sums and maximum over the script and the orphans it left.
     public private(set) var userCPU = 0.0
     public private(set) var sysCPU = 0.0
@@ -173,7 +175,11 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
             userCPU += Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             sysCPU += Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
             maxRSS = max(maxRSS, Int64(usage.ru_maxrss))
-            if pid == scriptPID { scriptStatus = status; restoreTerminal() }
+            if pid == scriptPID {
+                scriptStatus = status
+                scriptExitTime = monotonicSeconds()
+                restoreTerminal()
+            }
         }
     }
 
@@ -205,6 +211,12 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
     /// Blocks (serving events) until the script's main process has exited.
     public func waitForScript(tickInterval: Double?, tick: () -> Void) {
         serve(until: { scriptStatus != nil || terminationSignal != nil }, tickInterval: tickInterval, tick: tick)
+    }
+
+    /// True when the script ended before the terminating signal arrived (its code is its own).
+    public var scriptExitedBeforeTermination: Bool {
+        guard let exited = scriptExitTime, let signalled = terminationTime else { return false }
+        return exited < signalled
     }
 
     /// R94: exit status, or 128 + the signal that killed it.
