@@ -275,29 +275,12 @@ final class StopAdapter: StopSignal {
 
 // MARK: Helpers shared by the staging and cleanup code
 
-/// Names in a directory, without `.` and `..`, in readdir order.
 /// An errno as an `Error`, for `Result`.
 struct Errno: Error { var code: Int32 }
 
+/// Names in a directory, without `.` and `..`, in readdir order (see `readEntries` for d_type).
 func listDirectory(_ fd: Int32) -> Result<[PathBytes], Errno> {
-    let dupFD = dup(fd)
-    if dupFD < 0 { return .failure(Errno(code: errno)) }
-    guard let dir = fdopendir(dupFD) else { let e = errno; close(dupFD); return .failure(Errno(code: e)) }
-    defer { closedir(dir) }
-    var names: [PathBytes] = []
-    var namePtr: UnsafePointer<CChar>? = nil
-    var type: UInt8 = 0
-    var ino: UInt64 = 0
-    while true {
-        let r = cqq_readdir(UnsafeMutableRawPointer(dir), &namePtr, &type, &ino)
-        if r < 0 { return .failure(Errno(code: errno)) }
-        if r == 0 { break }
-        guard let p = namePtr else { continue }
-        let bytes = PathBytes(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)))
-        if bytes == [46] || bytes == [46, 46] { continue }
-        names.append(bytes)
-    }
-    return .success(names)
+    readEntries(fd).map { entries in entries.map(\.name) }
 }
 
 /// Calls `body` with the name as a NUL-terminated C string (hot loops keep a `ZName` instead).
