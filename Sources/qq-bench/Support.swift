@@ -72,6 +72,18 @@ func makeLargeFiles(_ root: String, count: Int = 2, size: Int = 512 << 20) {
 
 func pad(_ n: Int) -> String { n < 10 ? "00\(n)" : n < 100 ? "0\(n)" : "\(n)" }
 
+/// Peak RSS in kB of `argv` run once under GNU time (`/usr/bin/time -f %M`), or nil without it.
+/// (wait4's ru_maxrss would report this benchmark's own size: Linux carries a process's RSS
+/// high-water mark across posix_spawn and exec; GNU time forks, so the tool starts its own count.)
+func peakRSS(_ argv: [String], in directory: String? = nil) -> Int64? {
+    guard access("/usr/bin/time", X_OK) == 0 else { return nil }
+    let out = (directory ?? "/tmp") + "/.qq-bench-rss-\(getpid())"
+    defer { unlink(out) }
+    runTimed(["/usr/bin/time", "-f", "%M", "-o", out] + argv, in: directory)
+    guard let text = try? FileSystem.readSmallFile(out) else { return nil }
+    return Int64(text.split(separator: "\n").last.map { String($0).trimmingBlanks } ?? "")
+}
+
 /// Runs a program (no shell), output to /dev/null, optionally in `directory`; returns seconds.
 @discardableResult
 func runTimed(_ argv: [String], in directory: String? = nil, environment: [String]? = nil) -> Double {

@@ -80,6 +80,8 @@ print("qq-bench: \(runs) runs per case; trees in \(base); \(cqq_online_cpus()) C
 print("Each line: first run (cold-ish), then the median of all \(runs) runs.")
 print("")
 
+func rss(_ kb: Int64?) -> String { kb.map { Size.format(kilobytes: $0) } ?? "n/a" }
+
 /// Times per tool, in the order the tools were given; tool order rotates between runs.
 func measure(_ tools: [String], _ run: (String, Int) -> Double) -> [String: [Double]] {
     var times: [String: [Double]] = [:]
@@ -119,6 +121,11 @@ if only.contains("a") {
         default: return runTimed(["cp", "-a", src, dst])
         }
     }
+    // Memory, one untimed run each (the engine as a child: qq-bench --stage-in).
+    for d in ["engine", "rsync", "cp"] { makeDirectory(base + "/a-memory-\(d)") }
+    let engineRSS = peakRSS([selfPath, "--stage-in", src, base + "/a-memory-engine"])
+    let rsyncRSS = peakRSS(["rsync", "-a", src + "/", base + "/a-memory-rsync/"])
+    let cpRSS = peakRSS(["cp", "-a", src + "/.", base + "/a-memory-cp"])
     print("(a) stage-in of 10,000 x 4 KiB files in 100 dirs (39mb)")
     show("qq-run engine (with its manifest)", t["engine"]!)
     show("rsync -a", t["rsync"]!)
@@ -126,6 +133,7 @@ if only.contains("a") {
     let vsRsync = median(t["rsync"]!) / median(t["engine"]!)
     let vsCp = median(t["cp"]!) / median(t["engine"]!)
     print("    small files: \(fixed(vsRsync, 1))x faster than rsync -a, \(fixed(vsCp, 1))x faster than cp -a")
+    print("    peak RSS: engine \(rss(engineRSS)) (as qq-bench --stage-in), rsync -a \(rss(rsyncRSS)) (main process), cp -a \(rss(cpRSS))")
     verdicts.append("(a) small files vs rsync -a: \(fixed(vsRsync, 1))x (goal >= 3x): " + (vsRsync >= 3 ? "met" : "MISSED"))
     print("")
 }
@@ -213,6 +221,13 @@ if only.contains("d") {
     show("bash job.sh", t["bash"]!)
     let overhead = median(t["qq-run"]!) - median(t["bash"]!)
     print("    overhead: \(fixed(overhead * 1000, 1)) ms (median qq-run - median bash)")
+    let memDir = base + "/d-memory"
+    makeDirectory(memDir)
+    let empty = Array("#!/bin/bash\n".utf8)
+    empty.withUnsafeBytes { writeFile(memDir + "/job.sh", $0, count: empty.count) }
+    let qqRSS = peakRSS([qqRun, "--local", "job.sh"], in: memDir)
+    let bashRSS = peakRSS(["bash", "job.sh"], in: memDir)
+    print("    peak RSS: qq-run \(rss(qqRSS)), bash \(rss(bashRSS))")
     verdicts.append("(d) wrapper overhead: \(fixed(overhead * 1000, 1)) ms (goal <= 10 ms): " + (overhead <= 0.010 ? "met" : "MISSED"))
     print("")
 }
