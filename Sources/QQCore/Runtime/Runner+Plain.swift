@@ -1,3 +1,4 @@
+import CQQSystem
 import Glibc
 
 /// Plain-mode options after R79's precedence: environment > directive > default.
@@ -112,7 +113,7 @@ extension Runner {
         var res = Resources()
         if system == .local {
             res.nnodes = 1
-            res.ncpus = Int(cqq_online_cpus_safe())
+            res.ncpus = max(1, Int(cqq_online_cpus()))
         } else {
             res.nnodes = jobEnv.numNodes
             res.ncpus = jobEnv.totalCPUs
@@ -189,7 +190,7 @@ extension Runner {
 
     /// R82's restart scan: the input dir's `*.qqinfo` whose `job_id` is this job's.
     private func findOwnFile(in dir: String) -> (String, InfoRecord)? {
-        let fd = cqq_openat_dir(dir)
+        let fd = cqq_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         guard case .success(let names) = listDirectory(fd) else { return nil }
@@ -238,10 +239,4 @@ func insertingBeforeFirstDot(_ name: String, _ insert: String) -> String {
         return String(name[..<dot]) + insert + String(name[dot...])
     }
     return name + insert
-}
-
-func cqq_online_cpus_safe() -> Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
-
-func cqq_openat_dir(_ path: String) -> Int32 {
-    open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
 }
