@@ -68,6 +68,7 @@ struct SlurmFaultTimeLimitTests {
         #expect(Files.read("\(dirs.input)/job.out")?.contains("1000 results written") == true, why)
         let log = Files.read(job.outputPath) ?? ""
         #expect(log.contains("Rescued 1002 files"), why)
+        #expect(!log.contains("not copied"), "nothing ran out, so no 'not copied' claim\n\(why.rawValue)")
         // The closing note asks for this number.
         print("walltime rescue of 1,000 result files (job \(job.id)): stage_out.seconds = \(info.stageOut?.seconds ?? -1), files = \(info.stageOut?.files ?? -1)")
     }

@@ -204,15 +204,6 @@ public enum WorkDirSafety {
 
     /// Device and inode of `path` (resolved) and of each of its real parents up to `/`.
     static func realAncestors(of path: String) -> [(UInt64, UInt64)] {
-        guard let resolved = realpath(path, nil) else { return [] }
-        var current = String(cString: resolved)
-        free(resolved)
-        var ids: [(UInt64, UInt64)] = []
-        while true {
-            if let st = FileSystem.stat(current) { ids.append((st.device, st.inode)) }
-            if current == "/" || current.isEmpty { break }
-            current = FileSystem.directoryName(current)
-        }
-        return ids
+        FileSystem.identitiesOfSelfAndParents(path).map { ($0.device, $0.inode) }
     }
 }

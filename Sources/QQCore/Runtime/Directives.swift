@@ -13,7 +13,9 @@ public struct Directives: Sendable, Equatable {
         var d = Directives()
         var first = true
         for rawLine in scriptText.split(separator: "\n", omittingEmptySubsequences: false) {
-            if first { first = false; continue }  // the shebang
+            // Only a `#!` line is a shebang; a script run as `bash job.sh` may start with a directive.
+            if first, rawLine.hasPrefix("#!") { first = false; continue }
+            first = false
             let line = rawLine.trimmingBlanks
             if line.isEmpty { continue }
             guard line.hasPrefix("#") else { break }

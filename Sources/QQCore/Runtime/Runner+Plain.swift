@@ -23,6 +23,7 @@ extension Runner {
             throw .fatal("No script to run: qq-run expects the script path as its first argument.")
         }
         let scriptPath = FileSystem.normalizeLexically(script, relativeTo: initialDirectory)
+        try requireRegularScript(scriptPath)
         let scriptText = (try? FileSystem.readSmallFile(scriptPath)) ?? ""
         let options = readPlainOptions(scriptText: scriptText, scriptPath: scriptPath)
         plainOptions = options
@@ -35,12 +36,22 @@ extension Runner {
         // LUMI: the storage type chosen by the submitter counts as the work-dir type (R51).
         let lumiType = system == .slurmLumi ? jobEnv.lumiScratchType.map { $0.lowercased() } : nil
         var workDirType = options.workDir ?? lumiType ?? defaultWorkDirType
-        if Resources(workDir: workDirType).usesScratch && isRefusedInputDir(inputDir) {
+        if Resources(workDir: workDirType).usesScratch, let whole = InputDirPlacement.wholeDirectory(inputDir, environment: env) {
             if system == .local && !options.workDirExplicit {
                 Log.info("The script lies in '\(inputDir)'; running it in the input directory (work-dir=input_dir).")
                 workDirType = "input_dir"
             } else {
-                throw .fatal("Refusing to stage the whole directory '\(inputDir)' to scratch. Submit from a job directory or set work-dir=input_dir.")
+                let alias = FileSystem.normalizeLexically(whole) == inputDir ? "" : " (it is '\(whole)')"
+                throw .fatal("Refusing to stage the whole directory '\(inputDir)'\(alias) to scratch. Submit from a job directory or set work-dir=input_dir.")
+            }
+        }
+        if Resources(workDir: workDirType).usesScratch,
+           let layout = try? WorkDirLayout.resolve(system: system, type: workDirType, jobID: jobID, account: jobEnv.account,
+                                                   settings: settings, environment: env) {
+            // An unsupported type is reported after the claim (R46); this catches `cd /scratch/$USER; sbatch`.
+            let planned = layout.plannedPath(user: userName(environment: env), jobID: jobID)
+            if InputDirPlacement.overlapsPlannedWorkDir(inputDir: inputDir, plannedWorkDir: planned) {
+                throw .fatal(InputDirPlacement.overlapMessage(inputDir: inputDir, plannedWorkDir: planned, root: layout.root))
             }
         }
         // An unsupported type (R46) is reported after the claim, as error 91 recorded in the file.
@@ -54,10 +65,16 @@ extension Runner {
 
     private var defaultWorkDirType: String { system == .pbs ? "scratch_local" : "scratch" }
 
-    /// R75: `/`, the home directory and the temporary directory are never staged whole.
-    private func isRefusedInputDir(_ dir: String) -> Bool {
-        let candidates = ["/", env.nonEmpty("HOME"), env.nonEmpty("TMPDIR") ?? "/tmp"].compactMap { $0 }
-        return candidates.contains { FileSystem.normalizeLexically($0) == dir }
+    /// The script must be a file bash can run; anything else ends the job before a state file,
+    /// work dir or log exists (a directory given as the script would put logs beside it).
+    private func requireRegularScript(_ path: String) throws(RunFailure) {
+        guard let st = FileSystem.stat(path) else {
+            throw .fatal("Script '\(path)' does not exist. Give the path of your job script, e.g. 'qq-run --local job.sh'.")
+        }
+        guard st.isRegular else {
+            let kind = st.isDirectory ? "a directory" : "not a regular file"
+            throw .fatal("Script '\(path)' is \(kind): qq-run runs a job script file. Give the path of your job script, e.g. 'qq-run --local job.sh'.")
+        }
     }
 
     /// R78/R79: directives from the script, overridden by `QQ_OPT_*`.
@@ -81,6 +98,10 @@ extension Runner {
             }
         }
         func value(_ key: String, _ envName: String) -> String? { env.nonEmpty(envName) ?? d[key] }
+        /// Where an option came from, in the words the user wrote it.
+        func origin(_ key: String, _ envName: String) -> String {
+            env.nonEmpty(envName) != nil ? envName : "directive '\(key.replacingAll("_", with: "-"))'"
+        }
         var o = PlainOptions()
         if let w = value("work_dir", "QQ_OPT_WORK_DIR") {
             o.workDir = w.trimmingBlanks.lowercased().replacingAll("-", with: "_")
@@ -88,10 +109,31 @@ extension Runner {
         }
         o.exclude = value("exclude", "QQ_OPT_EXCLUDE").map(splitListOption) ?? []
         o.include = value("include", "QQ_OPT_INCLUDE").map(splitListOption) ?? []
-        o.transferMode = splitListOption(value("transfer_mode", "QQ_OPT_TRANSFER_MODE") ?? settings.defaultTransferMode)
+        let configured = TransferPolicy(splitListOption(settings.defaultTransferMode)).valid
+        let defaultTransfer = configured.isEmpty ? ["success"] : configured
+        if let given = value("transfer_mode", "QQ_OPT_TRANSFER_MODE") {
+            let policy = TransferPolicy(splitListOption(given))
+            for bad in policy.ignored {
+                let used = policy.valid.isEmpty ? "the default '\(defaultTransfer.joined(separator: ","))'" : "'\(policy.valid.joined(separator: ","))'"
+                Log.warningOnce("Invalid value '\(bad)' for \(origin("transfer_mode", "QQ_OPT_TRANSFER_MODE")) (expected success, failure, always, never or an exit code 0-255); using \(used).")
+            }
+            o.transferMode = policy.valid.isEmpty ? defaultTransfer : policy.valid
+        } else {
+            o.transferMode = defaultTransfer
+        }
         o.interpreter = value("interpreter", "QQ_OPT_INTERPRETER")
         o.walltime = value("walltime", "QQ_OPT_WALLTIME")
-        if let r = env.nonEmpty("QQ_RESCUE") ?? d["rescue"] { o.rescue = parseBoolean(r) ?? true }
+        if let w = o.walltime, parseWalltime(w) == nil {
+            Log.warningOnce("Invalid value '\(w)' for \(origin("walltime", "QQ_OPT_WALLTIME")) (expected HH:MM:SS, D-HH:MM:SS or e.g. 90m); recording the time limit Slurm reports instead.")
+            o.walltime = nil
+        }
+        if let r = env.nonEmpty("QQ_RESCUE") ?? d["rescue"] {
+            if let b = parseBoolean(r) {
+                o.rescue = b
+            } else {
+                Log.warningOnce("Invalid value '\(r)' for \(origin("rescue", "QQ_RESCUE")) (expected true or false); using the default true.")
+            }
+        }
         return o
     }
 
@@ -131,10 +173,18 @@ extension Runner {
                            inputDir: inputDir, jobState: .queued, submissionTime: Timestamp.now(),
                            stdoutFile: replacingSuffix(of: jobName, with: ".out"),
                            stderrFile: replacingSuffix(of: jobName, with: ".err"), resources: res)
-        r.excludedFiles = options.exclude.map { $0.hasPrefix("/") ? $0 : inputDir + "/" + $0 }
+        r.excludedFiles = options.exclude.compactMap { entry in
+            let absolute = entry.hasPrefix("/") ? FileSystem.normalizeLexically(entry) : inputDir + "/" + entry
+            // `..` would reach outside the input dir, where nothing is staged: such an entry excludes nothing.
+            guard FileSystem.isSameOrInside(FileSystem.normalizeLexically(absolute), inputDir),
+                  FileSystem.normalizeLexically(absolute) != inputDir else {
+                Log.warningOnce("Invalid value '\(entry)' for exclude: it lies outside the input directory '\(inputDir)'; ignored (nothing is excluded for it).")
+                return nil
+            }
+            return absolute
+        }
         r.includedFiles = options.include
-        r.transferMode = TransferPolicy(options.transferMode).ignored.count == options.transferMode.count
-            ? ["success"] : options.transferMode.map { $0.lowercased() }
+        r.transferMode = options.transferMode
         r.account = system == .local ? nil : jobEnv.account
         r.interpreter = options.interpreter
         r.phase = .setup
@@ -158,8 +208,8 @@ extension Runner {
         for (index, name) in candidates.enumerated() {
             let path = dir + "/" + replacingSuffix(of: name, with: ".qqinfo")
             record.jobName = name
-            record.stdoutFile = replacingSuffix(of: name, with: ".out")
-            record.stderrFile = replacingSuffix(of: name, with: ".err")
+            let previous = FileSystem.lstat(path) == nil ? nil : try? InfoFile.load(path: path, tornReadRetries: 0)
+            (record.stdoutFile, record.stderrFile) = logNames(for: name, inputDir: dir, previous: previous)
             record.heartbeat = Timestamp.now()
             let text = InfoFileCodec.encode(record)
             do {
@@ -186,6 +236,34 @@ extension Runner {
             }
         }
         throw .fatal("No free info file name for job '\(jobID)' in '\(dir)'.")
+    }
+
+    /// `<J>.out` and `<J>.err`, unless either would replace something that is not a log of an
+    /// earlier qq job with this name: the script itself (`calc.out`), Slurm's own output file, or any
+    /// file a person keeps there. Then both take the job-id-suffixed names of R82, so the script's
+    /// output can never overwrite the script or the user's data.
+    private func logNames(for name: String, inputDir: String, previous: InfoRecord?) -> (String, String) {
+        let earlierLogs = Set([previous?.stdoutFile, previous?.stderrFile].compactMap { $0 })
+        let script = arguments.script.flatMap { FileSystem.stat(FileSystem.normalizeLexically($0, relativeTo: initialDirectory))?.identity }
+        let ownStreams = Set([1, 2].compactMap { FileSystem.fstat(Int32($0))?.identity })
+        func usable(_ log: String) -> Bool {
+            guard let st = FileSystem.lstat(inputDir + "/" + log) else { return true }
+            if st.identity == script || ownStreams.contains(st.identity) { return false }
+            return st.isRegular && earlierLogs.contains(log)
+        }
+        let plain = (replacingSuffix(of: name, with: ".out"), replacingSuffix(of: name, with: ".err"))
+        if usable(plain.0) && usable(plain.1) { return plain }
+        let id = shortJobID(jobID)
+        for k in 1...100 {
+            let variant = insertingBeforeFirstDot(name, k == 1 ? "_\(id)" : "_\(id)-\(k)")
+            let names = (replacingSuffix(of: variant, with: ".out"), replacingSuffix(of: variant, with: ".err"))
+            if usable(names.0) && usable(names.1) {
+                Log.info("'\(plain.0)' or '\(plain.1)' in '\(inputDir)' is not a log of an earlier qq job (it may be the script or your file); the script's output goes to '\(names.0)' and '\(names.1)' instead.")
+                return names
+            }
+        }
+        let random = insertingBeforeFirstDot(name, "_\(id)-\(FileSystem.randomHex())")
+        return (replacingSuffix(of: random, with: ".out"), replacingSuffix(of: random, with: ".err"))
     }
 
     /// R82's restart scan: the input dir's `*.qqinfo` whose `job_id` is this job's.

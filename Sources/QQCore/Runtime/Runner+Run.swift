@@ -512,7 +512,12 @@ extension Runner {
         }
         if !notCopied.isEmpty { writeNotCopiedList(notCopied, in: workDir) }
         let seconds = monotonicSeconds() - start
-        Log.info("Rescued \(files) files (\(Size.format(bytes: bytes))); \(notCopied.count) not copied (budget exhausted).")
+        if notCopied.isEmpty {
+            Log.info("Rescued \(files) files (\(Size.format(bytes: bytes))).")
+        } else {
+            let why = monotonicSeconds() >= deadline - 0.5 ? "the rescue time ran out before Slurm's SIGKILL" : "their copies failed (see the WARNINGs above)"
+            Log.warning("Rescued \(files) files (\(Size.format(bytes: bytes))); \(notCopied.count) not copied because \(why). They are still in '\(workDir)', listed in its .qq-run-not-copied; copy them with 'cp -a' before the work dir is wiped.")
+        }
         Log.info("Keeping working directory '\(workDir)' (the job was killed).")
         return StageOutStats(mode: .rescue, files: files, bytes: bytes, seconds: roundedSeconds(seconds),
                              errors: logs.failures.count, notCopied: notCopied.count,

@@ -230,6 +230,10 @@ extension Runner {
             throw .error(error.description)
         }
         let user = userName(environment: env)
+        let planned = layout.plannedPath(user: user, jobID: jobID)
+        if InputDirPlacement.overlapsPlannedWorkDir(inputDir: record.inputDir, plannedWorkDir: planned) {
+            throw .error(InputDirPlacement.overlapMessage(inputDir: record.inputDir, plannedWorkDir: planned, root: layout.root))
+        }
         let created: WorkDirLayout.Created
         func attempt() throws(WorkDirLayout.LayoutError) -> WorkDirLayout.Created {
             try layout.create(user: user, jobID: jobID, attempts: settings.scratchAttempts,
@@ -240,13 +244,18 @@ extension Runner {
                               })
         }
         func retryable(_ e: WorkDirLayout.LayoutError) -> Bool {
-            if case .exhausted = e { return true }
+            if case .exhausted(_, _, _, _, let transient) = e { return transient }
             return false
         }
         do {
             created = try retryPolicy.run(isRetryable: retryable, stop: supervisor, attempt)
         } catch let e {
             throw .error(e.description)
+        }
+        // A fallback user dir may have been reached through a symlink: check the real result too.
+        if WorkDirSafety.overlapsInputDir(workDir: created.path, inputDir: record.inputDir) {
+            if !created.reused { rmdir(created.path) }
+            throw .error(InputDirPlacement.overlapMessage(inputDir: record.inputDir, plannedWorkDir: created.path, root: layout.root))
         }
         workDir = created.path
         workDirRoot = layout.root

@@ -32,22 +32,29 @@ public struct Settings: Sendable {
                             workingDirectory: String? = nil) -> Settings {
         let config = ConfigFile.find(environment: env, workingDirectory: workingDirectory)
         var s = Settings()
-        func value(_ name: String) -> String? {
-            if let v = env.nonEmpty("QQ_" + name.uppercased()) { return v }
-            return config?.value(table: "qq_run", key: name)
+        /// The value and where it came from, for a WARNING the user can act on.
+        func lookup(_ name: String) -> (text: String, origin: String)? {
+            if let v = env.nonEmpty("QQ_" + name.uppercased()) { return (v, "QQ_" + name.uppercased()) }
+            guard let config, let v = config.value(table: "qq_run", key: name) else { return nil }
+            return (v, "qq_run.\(name) in '\(config.path)'")
+        }
+        func value(_ name: String) -> String? { lookup(name)?.text }
+        func invalid(_ name: String, _ expected: String, _ fallback: String) {
+            guard let (text, origin) = lookup(name) else { return }
+            Log.warningOnce("Invalid value '\(text)' for \(origin) (expected \(expected)); using the default \(fallback).")
         }
         func number(_ name: String, _ current: Double) -> Double {
             guard let text = value(name) else { return current }
             guard let v = Double(text.trimmingBlanks), v >= 0, v.isFinite else {
-                Log.warning("Invalid value '\(text)' for QQ_\(name.uppercased()); using the default \(current).")
+                invalid(name, "a number of seconds ≥ 0", formatSeconds(current))
                 return current
             }
             return v
         }
-        func integer(_ name: String, _ current: Int) -> Int {
+        func integer(_ name: String, _ current: Int, minimum: Int = 0) -> Int {
             guard let text = value(name) else { return current }
-            guard let v = Int(text.trimmingBlanks), v >= 0 else {
-                Log.warning("Invalid value '\(text)' for QQ_\(name.uppercased()); using the default \(current).")
+            guard let v = Int(text.trimmingBlanks), v >= minimum else {
+                invalid(name, "a whole number ≥ \(minimum)", String(current))
                 return current
             }
             return v
@@ -55,30 +62,44 @@ public struct Settings: Sendable {
         func flag(_ name: String, _ current: Bool) -> Bool {
             guard let text = value(name) else { return current }
             guard let b = parseBoolean(text) else {
-                Log.warning("Invalid value '\(text)' for QQ_\(name.uppercased()); using the default \(current).")
+                invalid(name, "true or false", String(current))
                 return current
             }
             return b
+        }
+        func choice(_ name: String, _ allowed: [String], _ fallback: String) -> String {
+            guard let text = value(name)?.trimmingBlanks.lowercased() else { return fallback }
+            guard allowed.contains(text) else {
+                invalid(name, allowed.map { "'\($0)'" }.joined(separator: " or "), "'\(fallback)'")
+                return fallback
+            }
+            return text
         }
         s.scratchRoot = value("scratch_root")
         s.flashRoot = value("flash_root")
         if let system, let perSystem = config?.value(table: system == .slurmIT4I ? "slurm_it4i_options" : system == .slurmLumi ? "slurm_lumi_options" : "", key: "scratch_dir_attempts"), let n = Int(perSystem), n > 0 {
             s.scratchAttempts = n
         }
-        s.scratchAttempts = max(1, integer("scratch_attempts", s.scratchAttempts))
+        s.scratchAttempts = integer("scratch_attempts", s.scratchAttempts, minimum: 1)
         s.heartbeatInterval = integer("heartbeat_interval", s.heartbeatInterval)
         s.killGrace = number("kill_grace", s.killGrace)
         if value("kill_wait") != nil { s.killWait = number("kill_wait", 30) }
         s.rescue = flag("rescue", s.rescue)
         if value("rescue_budget") != nil { s.rescueBudget = number("rescue_budget", 60) }
-        s.forwardSignalsToGroup = value("forward_signals_to")?.lowercased() == "group"
-        s.retryAttempts = max(1, integer("retry_attempts", s.retryAttempts))
+        s.forwardSignalsToGroup = choice("forward_signals_to", ["main", "group"], "main") == "group"
+        s.retryAttempts = integer("retry_attempts", s.retryAttempts, minimum: 1)
         s.retryInitialDelay = number("retry_initial_delay", s.retryInitialDelay)
         s.retryMaxDelay = number("retry_max_delay", s.retryMaxDelay)
         s.retryTotal = number("retry_total", s.retryTotal)
         s.batchTimeout = number("batch_timeout", s.batchTimeout)
-        if value("copy_streams") != nil { s.copyStreams = max(1, integer("copy_streams", 4)) }
-        s.verifyChecksum = value("verify")?.lowercased() == "checksum"
+        if let text = value("copy_streams") {
+            if let n = Int(text.trimmingBlanks), n >= 1 {
+                s.copyStreams = n
+            } else {
+                invalid("copy_streams", "a whole number ≥ 1", "of min(max(ncpus, 4), 16) streams")
+            }
+        }
+        s.verifyChecksum = choice("verify", ["size", "checksum"], "size") == "checksum"
         s.useSacct = value("use_sacct") == "1"
         s.clockSkew = number("clock_skew", s.clockSkew)
         s.fallbackRunner = value("fallback_runner")

@@ -99,16 +99,11 @@ public final class StateKeeper {
                     try InfoFile.writeAtomically(text, to: path)
                     return .written
                 } catch {
-                    return isPermanent(error.code) ? .refused(error.description) : .failed(error.description)
+                    return error.isPermanent ? .refused(error.description) : .failed(error.description)
                 }
             }
         }
         return .failed("qq info file '\(path)' kept changing while it was being updated")
-    }
-
-    /// R105's errors that are never retried.
-    private func isPermanent(_ code: Int32) -> Bool {
-        [EACCES, EPERM, ENOSPC, EDQUOT, EROFS, ENAMETOOLONG, ELOOP, ENOTDIR, EISDIR].contains(code)
     }
 
     private func stop(_ outcome: Outcome) -> Outcome {

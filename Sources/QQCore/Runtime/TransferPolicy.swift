@@ -6,29 +6,39 @@ public struct TransferPolicy: Sendable, Equatable {
     }
 
     public var tokens: [Token]
-    /// Tokens that were neither a word nor an integer.
+    /// Tokens that were neither a word nor an exit code.
     public var ignored: [String]
+    /// The valid tokens as given (lowercase), for the state file; empty when none was valid.
+    public var valid: [String]
 
     /// Reads the tokens of `transfer_mode`; unknown ones are ignored, and no valid token means `[success]`.
     public init(_ texts: [String]) {
         var tokens: [Token] = []
         var ignored: [String] = []
+        var valid: [String] = []
         for t in texts {
-            switch t.trimmingBlanks.lowercased() {
-            case "success": tokens.append(.success)
-            case "failure": tokens.append(.failure)
-            case "always": tokens.append(.always)
-            case "never": tokens.append(.never)
-            case let s:
-                if let n = Int(s) {
-                    tokens.append(.exitCode(n < 0 ? 128 - n : n))  // qq recorded signals as negative codes
-                } else {
-                    ignored.append(t)
-                }
-            }
+            let text = t.trimmingBlanks.lowercased()
+            guard let token = TransferPolicy.token(text) else { ignored.append(t); continue }
+            tokens.append(token)
+            valid.append(text)
         }
         self.tokens = tokens.isEmpty ? [.success] : tokens
         self.ignored = ignored
+        self.valid = valid
+    }
+
+    private static func token(_ text: String) -> Token? {
+        switch text {
+        case "success": return .success
+        case "failure": return .failure
+        case "always": return .always
+        case "never": return .never
+        default:
+            guard let n = Int(text) else { return nil }
+            if (0...255).contains(n) { return .exitCode(n) }
+            if (-127 ... -1).contains(n) { return .exitCode(128 - n) }  // qq recorded signals as negative codes
+            return nil
+        }
     }
 
     /// The OR over all tokens; `never` contributes nothing and vetoes nothing.

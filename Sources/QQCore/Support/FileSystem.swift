@@ -50,6 +50,14 @@ public struct FileStatus: Sendable, Hashable {
     public var isSymlink: Bool { fileType == UInt32(S_IFLNK) }
     public var permissionBits: UInt32 { mode & 0o7777 }
     public var mtimeTotalNanos: Int64 { mtimeSeconds &* 1_000_000_000 &+ mtimeNanos }
+    /// What a file *is*, whatever path reached it: symlinks and `..` cannot disguise it.
+    public var identity: FileIdentity { FileIdentity(device: device, inode: inode) }
+}
+
+/// Device and inode: two paths name the same file exactly when these are equal.
+public struct FileIdentity: Sendable, Hashable {
+    public var device: UInt64
+    public var inode: UInt64
 }
 
 public enum FileSystem {
@@ -176,6 +184,29 @@ public enum FileSystem {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         if slash == path.startIndex { return "/" }
         return String(path[..<slash])
+    }
+
+    /// The identities of `path` (symlinks resolved) and of each of its real parents up to `/`;
+    /// empty when `path` cannot be resolved.
+    public static func identitiesOfSelfAndParents(_ path: String) -> [FileIdentity] {
+        guard let resolved = realpath(path, nil) else { return [] }
+        var current = String(cString: resolved)
+        free(resolved)
+        var ids: [FileIdentity] = []
+        while true {
+            if let st = stat(current) { ids.append(st.identity) }
+            if current == "/" || current.isEmpty { break }
+            current = directoryName(current)
+        }
+        return ids
+    }
+
+    /// The deepest existing directory on the way to `path` (itself when it exists), for questions
+    /// about a directory that is about to be created.
+    public static func deepestExistingAncestor(_ path: String) -> String {
+        var current = normalizeLexically(path)
+        while current != "/", stat(current) == nil { current = directoryName(current) }
+        return current
     }
 
     /// True when `inner` equals `outer` or lies inside it, compared lexically.

@@ -54,6 +54,15 @@ public enum Log {
         }
     }
 
+    private static let warnedOnce = Mutex<Set<String>>([])
+
+    /// A WARNING about a setting or an option: printed once per process, however often the
+    /// settings are read.
+    public static func warningOnce(_ message: String) {
+        let first = warnedOnce.withLock { $0.insert(message).inserted }
+        if first { write(.warning, message) }
+    }
+
     public static func debug(_ m: @autoclosure () -> String) { write(.debug, m()) }
     public static func info(_ m: @autoclosure () -> String) { write(.info, m()) }
     public static func warning(_ m: @autoclosure () -> String) { write(.warning, m()) }

@@ -19,5 +19,12 @@ public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var reason: String { String(cString: strerror(code)) }
 
+    /// Errors that waiting does not fix (R105): retrying them only delays the user's answer.
+    public var isPermanent: Bool { SystemError.isPermanent(code) }
+
+    public static func isPermanent(_ code: Int32) -> Bool {
+        [EACCES, EPERM, ENOSPC, EDQUOT, EROFS, ENAMETOOLONG, ELOOP, ENOTDIR, EISDIR].contains(code)
+    }
+
     public var description: String { "Cannot \(operation) '\(path)': \(reason)" }
 }

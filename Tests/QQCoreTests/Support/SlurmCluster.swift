@@ -488,7 +488,7 @@ extension SlurmCluster {
     /// probe dir). Slurm's output goes to `<logs>/slurm-<id>.out` unless `outputInInputDir`.
     static func submit(_ script: String, dirs: TestDirs, options: [String] = [], env: [String: String] = [:],
                        as user: TestUser = .current, outputInInputDir: Bool = false,
-                       scriptArgs: [String] = []) throws -> SlurmJob {
+                       scriptArgs: [String] = [], cwd: String? = nil) throws -> SlurmJob {
         try require()
         var environment = try baseEnvironment(for: user)
         environment["QQ_SCRATCH_ROOT"] = dirs.scratch
@@ -500,12 +500,12 @@ extension SlurmCluster {
         argv += options + [script] + scriptArgs
         let result: CommandResult
         if user.uid == getuid() {
-            result = Command.run(argv, environment: environment, cwd: dirs.input, timeout: 30)
+            result = Command.run(argv, environment: environment, cwd: cwd ?? dirs.input, timeout: 30)
         } else {
             // runuser resets parts of the environment; env -i then sets exactly ours.
             let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             result = Command.run(["runuser", "-u", user.name, "--", "env", "-i"] + assignments + argv,
-                                 environment: environment, cwd: dirs.input, timeout: 30)
+                                 environment: environment, cwd: cwd ?? dirs.input, timeout: 30)
         }
         let out = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         guard result.succeeded, let first = out.split(separator: ";").first, !first.isEmpty,
