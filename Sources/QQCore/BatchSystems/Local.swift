@@ -35,10 +35,5 @@ func localProcessIsRunner(pid: Int) -> Bool {
 }
 
 /// Target of `/proc/self/ns/pid`, e.g. `pid:[4026531836]`.
-func readOwnPIDNamespace() -> String? {
-    var buffer = [CChar](repeating: 0, count: 256)
-    let n = readlink("/proc/self/ns/pid", &buffer, buffer.count - 1)
-    guard n > 0 else { return nil }
-    return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
+func readOwnPIDNamespace() -> String? { FileSystem.readLink("/proc/self/ns/pid") }
 

@@ -7,6 +7,8 @@ public struct RunnerArguments: Sendable, Equatable {
     /// The script path (plain mode) or the batch system's spool copy (qq-managed mode, ignored).
     public var script: String?
     public var scriptArguments: [String] = []
+    /// The command line as given, for a fallback runner that must see it unchanged (R117).
+    public var raw: [String] = []
 
     public enum ParseError: Error, Equatable, CustomStringConvertible {
         case unknownOption(String)
@@ -17,6 +19,7 @@ public struct RunnerArguments: Sendable, Equatable {
 
     public static func parse(_ arguments: [String]) throws(ParseError) -> RunnerArguments {
         var result = RunnerArguments()
+        result.raw = arguments
         var i = 0
         while i < arguments.count {
             let a = arguments[i]

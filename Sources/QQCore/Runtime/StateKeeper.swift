@@ -32,9 +32,6 @@ public final class StateKeeper {
     public private(set) var stopOutcome: Outcome?
     /// Early-warning signals waiting for the next write (R114).
     public var pendingSignals: [String] = []
-    /// Runs before every write: facts learned in the background (R77) join the record as soon as
-    /// they arrive.
-    public var beforeEachWrite: ((inout InfoRecord) -> Void)?
 
     public init(path: String, jobID: String, managed: Bool, record: InfoRecord) {
         self.path = path; self.jobID = jobID; self.managed = managed; self.record = record
@@ -46,7 +43,6 @@ public final class StateKeeper {
     public func write(retry: RetryPolicy? = nil, stop: (any StopSignal)? = nil,
                       _ update: (inout InfoRecord) -> Void = { _ in }) -> Outcome {
         if stopped { return stopOutcome ?? .failed("updates stopped") }
-        beforeEachWrite?(&record)
         update(&record)
         record.heartbeat = Timestamp.now()
         if !pendingSignals.isEmpty {

@@ -12,15 +12,13 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
     public let stopRequested = Atomic<Bool>(false)
     /// The first terminating signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU).
     public private(set) var terminationSignal: Int32?
-    /// Monotonic time the terminating signal arrived (R113's t_S).
-    public private(set) var terminationTime: Double?
-    /// Seconds from a terminating signal to the rescue deadline D (R113); set by the runner.
-    public var rescueWindow = 60.0
-    /// D as a Double's bit pattern (0: no signal yet), readable from the copy threads.
-    private let stopDeadlineBits = Atomic<UInt64>(0)
+    /// Monotonic time the terminating signal arrived (R113's t_S), as a Double's bit pattern
+    /// (0: no signal yet), readable from the copy threads.
+    private let terminationTimeBits = Atomic<UInt64>(0)
     /// Early-warning signals received, as `'<NAME> <time>'`, not yet written to the state file.
-    public var pendingWarnings: [String] = []
-    public var forwardWarningsToGroup = false
+    private var pendingWarnings: [String] = []
+    /// R114: USR1/USR2 go to the script's whole process group (`QQ_FORWARD_SIGNALS_TO=group`).
+    var forwardWarningsToGroup = false
 
     public private(set) var scriptPID: pid_t?
     public private(set) var scriptStatus: Int32?
@@ -61,12 +59,27 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
 
     public var isStopping: Bool { terminationSignal != nil }
 
+    /// Monotonic time the terminating signal arrived (R113's t_S). Safe from any thread.
+    var terminationTime: Double? {
+        let bits = terminationTimeBits.load(ordering: .acquiring)
+        return bits == 0 ? nil : Double(bitPattern: bits)
+    }
+
     /// True once a terminating signal arrived and less than `margin` seconds are left before the
     /// rescue deadline: copies started now could not finish in time. Safe from any thread.
-    public func pastRescueDeadline(margin: Double) -> Bool {
-        let bits = stopDeadlineBits.load(ordering: .relaxed)
-        return bits != 0 && monotonicSeconds() >= Double(bitPattern: bits) - margin
+    func pastRescueDeadline(_ window: RescueWindow, margin: Double) -> Bool {
+        guard let t = terminationTime else { return false }
+        return monotonicSeconds() >= window.deadline(signalTime: t, start: t) - margin
     }
+
+    /// The early-warning signals not yet written, handed over once.
+    func takePendingWarnings() -> [String] {
+        defer { pendingWarnings.removeAll() }
+        return pendingWarnings
+    }
+
+    /// R96: the script's process tree so far.
+    var usage: Usage { Usage(maxRSS: maxRSS, userCPU: roundedSeconds(userCPU), sysCPU: roundedSeconds(sysCPU)) }
 
     public func pause(_ seconds: Double) -> Bool {
         serve(until: { isStopping }, deadline: monotonicSeconds() + seconds)
@@ -133,8 +146,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
             if terminationSignal == nil {
                 let now = monotonicSeconds()
                 terminationSignal = sig
-                terminationTime = now
-                stopDeadlineBits.store((now + rescueWindow).bitPattern, ordering: .relaxed)
+                terminationTimeBits.store(now.bitPattern, ordering: .releasing)
                 stopRequested.store(true, ordering: .releasing)
             } else {
                 Log.info("Received SIG\(signalName(sig)) during shutdown; ignored.")

@@ -186,6 +186,14 @@ public enum FileSystem {
         return String(path[..<slash])
     }
 
+    /// The target of the symbolic link at `path`, or nil.
+    public static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// The identities of `path` (symlinks resolved) and of each of its real parents up to `/`;
     /// empty when `path` cannot be resolved.
     public static func identitiesOfSelfAndParents(_ path: String) -> [FileIdentity] {

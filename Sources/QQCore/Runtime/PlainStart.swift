@@ -1,24 +1,24 @@
 import CQQSystem
 import Glibc
 
-/// Plain-mode options after R79's precedence: environment > directive > default.
-struct PlainOptions {
-    var workDir: String?
-    var workDirExplicit = false
-    var exclude: [String] = []
-    var include: [String] = []
-    var transferMode: [String] = []
-    var interpreter: String?
-    var walltime: String?
-    var rescue = true
-}
+/// Step 5 in plain mode (R73–R82): no submitter wrote a state file, so qq-run reads the script's
+/// directives, decides the input dir and claims `<input dir>/<job name>.qqinfo`.
+struct PlainStart {
+    let invocation: Invocation
+    let supervisor: Supervisor
 
-extension Runner {
-    var plainWorkDirOption: String? { mode == .plain ? plainOptions?.workDir : nil }
+    private var arguments: RunnerArguments { invocation.arguments }
+    private var env: Environment { invocation.environment }
+    private var settings: Settings { invocation.settings }
+    private var system: BatchSystemName { invocation.system }
+    private var jobEnv: BatchJobEnvironment { invocation.jobEnv }
+    private var jobID: String { invocation.jobID }
+    private var host: String { invocation.host }
+    private var initialDirectory: String { invocation.initialDirectory }
 
     // MARK: Step 5, plain mode (R73–R82)
 
-    func createPlainFile() throws(RunFailure) {
+    func open() throws(RunFailure) -> (JobContext, StateKeeper) {
         guard let script = arguments.script else {
             throw .fatal("No script to run: qq-run expects the script path as its first argument.")
         }
@@ -26,7 +26,6 @@ extension Runner {
         try requireRegularScript(scriptPath)
         let scriptText = (try? FileSystem.readSmallFile(scriptPath)) ?? ""
         let options = readPlainOptions(scriptText: scriptText, scriptPath: scriptPath)
-        plainOptions = options
         let inputDir: String
         if system == .local {
             inputDir = FileSystem.directoryName(scriptPath)
@@ -60,7 +59,8 @@ extension Runner {
         if let a = jobEnv.arrayJobID, let t = jobEnv.arrayTaskID { jobName = insertingBeforeFirstDot(baseName, "_\(a)_\(t)") }
         let record = makePlainRecord(jobName: jobName, scriptName: system == .local ? FileSystem.baseName(scriptPath) : baseName,
                                      inputDir: inputDir, workDirType: workDirType, options: options)
-        try claimInfoFile(record: record, jobName: jobName)
+        let (infoPath, keeper) = try claimInfoFile(record: record, jobName: jobName)
+        return (invocation.context(infoPath: infoPath, plainOptions: options), keeper)
     }
 
     private var defaultWorkDirType: String { system == .pbs ? "scratch_local" : "scratch" }
@@ -163,8 +163,7 @@ extension Runner {
             else if let m = jobEnv.memPerCPUKB { res.memPerCPU = Size(kilobytes: m) }
             res.ngpusPerNode = jobEnv.gpusPerNode
         }
-        walltimeSeconds = jobEnv.walltimeSeconds ?? options.walltime.flatMap(parseWalltime)
-        res.walltime = walltimeSeconds.map(formatWalltime)
+        res.walltime = (jobEnv.walltimeSeconds ?? options.walltime.flatMap(parseWalltime)).map(formatWalltime)
         res.workDir = workDirType
         var r = InfoRecord(batchSystem: system, qqVersion: QQVersion.version, username: userName(environment: env),
                            jobID: jobID, jobName: jobName, scriptName: scriptName,
@@ -188,20 +187,18 @@ extension Runner {
         r.account = system == .local ? nil : jobEnv.account
         r.interpreter = options.interpreter
         r.phase = .setup
-        fillRunnerFields(&r)
+        RunnerFields.fill(&r, system: system, jobEnv: jobEnv, settings: settings)
         return r
     }
 
     /// R82, R40: take `<input_dir>/<J>.qqinfo`, or a `_<id>` variant when another job holds it.
-    private func claimInfoFile(record: InfoRecord, jobName: String) throws(RunFailure) {
+    private func claimInfoFile(record: InfoRecord, jobName: String) throws(RunFailure) -> (String, StateKeeper) {
         var record = record
         let dir = record.inputDir
         if jobEnv.restartCount >= 1, let (path, existing) = findOwnFile(in: dir) {
-            infoPath = path
             let keeper = StateKeeper(path: path, jobID: jobID, managed: false, record: existing)
-            prepareRestart(keeper)
-            state = keeper
-            return
+            ManagedStart.prepareRestart(keeper, restartCount: jobEnv.restartCount)
+            return (path, keeper)
         }
         var candidates = [jobName, insertingBeforeFirstDot(jobName, "_\(shortJobID(jobID))")]
         for k in 2...100 { candidates.append(insertingBeforeFirstDot(jobName, "_\(shortJobID(jobID))-\(k)")) }
@@ -214,17 +211,13 @@ extension Runner {
             let text = InfoFileCodec.encode(record)
             do {
                 if try InfoFile.claim(text, at: path) {
-                    infoPath = path
-                    state = StateKeeper(path: path, jobID: jobID, managed: false, record: record)
-                    return
+                    return (path, StateKeeper(path: path, jobID: jobID, managed: false, record: record))
                 }
                 // The name is taken: replace it only if it belongs to a job that has ended (case b).
                 if index == 0, let other = try? InfoFile.load(path: path), !sameJob(other.jobID, jobID),
                    jobHasEnded(other), try InfoFile.replaceDead(text, at: path) {
                     Log.info("Replacing info file '\(path)' of finished job '\(other.jobID)'.")
-                    infoPath = path
-                    state = StateKeeper(path: path, jobID: jobID, managed: false, record: record)
-                    return
+                    return (path, StateKeeper(path: path, jobID: jobID, managed: false, record: record))
                 }
                 if index == 0 {
                     let owner = (try? InfoFile.load(path: path).jobID) ?? "unknown"

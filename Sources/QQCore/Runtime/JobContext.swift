@@ -1,0 +1,72 @@
+import CQQSystem
+import Glibc
+
+/// What qq-run knows about the job once setup has decided it. It never changes afterwards: facts
+/// that arrive later (KillWait, the scheduler's record, the kill reason) are `BackgroundFacts`.
+struct JobContext: Sendable {
+    enum Mode: Sendable { case managed, plain }
+
+    let arguments: RunnerArguments
+    let environment: Environment
+    /// Read once per process: environment over config file over default.
+    let settings: Settings
+    let mode: Mode
+    let system: BatchSystemName
+    let jobEnv: BatchJobEnvironment
+    let jobID: String
+    let host: String
+    /// The job's initial working directory (logical): plain mode's input dir on Slurm.
+    let initialDirectory: String
+    let infoPath: String
+    /// `QQ_INFO` came from an enclosing job and was ignored (R65).
+    let inheritedInfoIgnored: Bool
+    /// Plain mode's directives and `QQ_OPT_*` overrides; nil in qq-managed mode.
+    let plainOptions: PlainOptions?
+
+    var retryPolicy: RetryPolicy { RetryPolicy.from(settings) }
+    var heartbeatInterval: Double? { settings.heartbeatInterval > 0 ? Double(settings.heartbeatInterval) : nil }
+    /// R113: results are rescued on a kill unless QQ_RESCUE / `rescue` says no.
+    var rescuesResults: Bool { plainOptions?.rescue ?? settings.rescue }
+
+    /// The time limit in seconds: the batch environment's, else plain mode's `walltime`, else what
+    /// the scheduler's record said once it arrived (R77).
+    func walltimeSeconds(facts: BackgroundFacts) -> Int? {
+        jobEnv.walltimeSeconds ?? plainOptions?.walltime.flatMap(parseWalltime)
+            ?? facts.schedulerRecord()?.timeLimit.flatMap(parseWalltime)
+    }
+
+    func fillRunnerFields(_ r: inout InfoRecord) { RunnerFields.fill(&r, system: system, jobEnv: jobEnv, settings: settings) }
+
+    /// The copy engine with the job's settings: `QQ_COPY_STREAMS`, else min(max(ncpus, 4), 16) with
+    /// the job's CPUs (R103); `QQ_VERIFY`; the retry policy (R105).
+    func copyEngine(resources r: Resources, shouldStop: @escaping @Sendable () -> Bool = { false }) -> CopyEngine {
+        let ncpus = r.ncpus ?? r.ncpusPerNode.map { $0 * (r.nnodes ?? 1) } ?? Int(cqq_online_cpus())
+        return CopyEngine(streams: settings.copyStreams ?? CopyEngine.defaultStreams(ncpus: ncpus),
+                          verifyChecksum: settings.verifyChecksum, retry: retryPolicy, shouldStop: shouldStop)
+    }
+}
+
+/// Plain-mode options after R79's precedence: environment > directive > default.
+struct PlainOptions: Sendable {
+    var workDir: String?
+    var workDirExplicit = false
+    var exclude: [String] = []
+    var include: [String] = []
+    var transferMode: [String] = []
+    var interpreter: String?
+    var walltime: String?
+    var rescue = true
+}
+
+/// The fields every write of this runner carries (R62, R27): who runs the job, where, how often it
+/// beats.
+enum RunnerFields {
+    static func fill(_ r: inout InfoRecord, system: BatchSystemName, jobEnv: BatchJobEnvironment, settings: Settings) {
+        r.runner = QQVersion.runner
+        r.runnerPID = Int(getpid())
+        if system.isSlurmFamily { r.cluster = jobEnv.cluster }
+        if system == .local { r.pidNamespace = readOwnPIDNamespace() }
+        r.heartbeatInterval = settings.heartbeatInterval
+        if let a = jobEnv.arrayJobID, let t = jobEnv.arrayTaskID { r.arrayJobID = a; r.arrayTaskID = t }
+    }
+}

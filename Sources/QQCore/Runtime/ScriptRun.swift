@@ -1,0 +1,108 @@
+import CQQSystem
+import Glibc
+
+/// How the script's run ended.
+enum ScriptEnd: Sendable, Equatable {
+    /// Its main process exited with this code (R94); what it left behind is still to be terminated.
+    case exited(code: Int)
+    /// A terminating signal arrived while it ran, or after it ended but before stage-out began.
+    case interrupted(signal: Int32)
+}
+
+/// Steps 11–14: W3 (`running`), the interpreter, the logs, the spawn and the wait.
+enum ScriptRun {
+    static func run(state: JobStateWriter, workDir: WorkDir, staged: StagedJob,
+                    supervisor: Supervisor) throws(RunFailure) -> ScriptEnd {
+        let context = state.context
+        let nodes = nodeList(context)
+        let w3 = state.write(retry: true, stop: supervisor) { r in
+            r.jobState = .running
+            r.phase = .running
+            r.startTime = Timestamp.now()
+            r.allNodes = nodes
+            r.stageIn = staged.statistics
+            if !workDir.usesScratch {
+                r.mainNode = context.host
+                r.workDir = workDir.path
+                context.fillRunnerFields(&r)
+            }
+        }
+        try requireWritten(w3, label: "W3", infoPath: state.infoPath)
+        try checkpoint(supervisor)
+        let interpreter = try resolveInterpreter(context, record: state.record)              // 12
+        let scriptPath = try resolveScriptPath(context, record: state.record, workDir: workDir)
+        Log.info("Executing script '\(scriptPath)'.")                                        // 13
+        try spawn(state: state, interpreter: interpreter, scriptPath: scriptPath, workDir: workDir, supervisor: supervisor)
+        supervisor.waitForScript(tickInterval: context.heartbeatInterval) { state.heartbeat(supervisor) }   // 14
+        if let sig = supervisor.terminationSignal { return .interrupted(signal: sig) }
+        return .exited(code: supervisor.scriptExitCode ?? 99)
+    }
+
+    /// R55: the job's nodes from the environment, without asking the scheduler.
+    static func nodeList(_ context: JobContext) -> [String] {
+        guard context.system.isSlurmFamily else { return [context.host] }
+        guard let list = context.jobEnv.nodeList, !list.isEmpty else {
+            Log.warning("SLURM_JOB_NODELIST is not set; recording this host as the only node.")
+            return [context.host]
+        }
+        do {
+            return try Hostlist.expand(list)
+        } catch {
+            Log.warning("Cannot expand the node list '\(list)': \(error); recording this host as the only node.")
+            return [context.host]
+        }
+    }
+
+    /// R89: the interpreter on PATH, or an absolute executable.
+    static func resolveInterpreter(_ context: JobContext, record: InfoRecord) throws(RunFailure) -> String {
+        let name = record.interpreter ?? context.settings.defaultInterpreter
+        if name.hasPrefix("/") {
+            if let st = FileSystem.stat(name), st.isRegular, access(name, X_OK) == 0 { return name }
+        } else if let found = findExecutable(name, path: context.environment["PATH"]) {
+            return found
+        }
+        throw .error("Interpreter '\(name)' is not available on node '\(context.host)'.")
+    }
+
+    /// R71 (qq-managed: `<work_dir>/<script_name>`), R73 (plain: the path given).
+    static func resolveScriptPath(_ context: JobContext, record: InfoRecord, workDir: WorkDir) throws(RunFailure) -> String {
+        let given = context.arguments.script ?? ""
+        let path: String
+        switch context.mode {
+        case .managed: path = workDir.path + "/" + record.scriptName
+        case .plain: path = FileSystem.normalizeLexically(given, relativeTo: context.initialDirectory)
+        }
+        guard FileSystem.stat(path) != nil else { throw .error("Script '\(path)' does not exist.") }
+        return context.mode == .plain ? given : path
+    }
+
+    /// R90: stdout/stderr files, environment (R91), spawn.
+    private static func spawn(state: JobStateWriter, interpreter: String, scriptPath: String, workDir: WorkDir,
+                              supervisor: Supervisor) throws(RunFailure) {
+        let context = state.context
+        let record = state.record
+        let out = try openLog(workDir.path + "/" + record.stdoutFile)
+        defer { close(out) }
+        let err = try openLog(workDir.path + "/" + record.stderrFile)
+        defer { close(err) }
+        let scriptEnv = ScriptEnvironment.build(base: context.environment, record: record, infoPath: context.infoPath,
+                                                workDir: workDir.path, walltimeSeconds: context.walltimeSeconds(facts: state.facts),
+                                                inheritedInfoIgnored: context.inheritedInfoIgnored)
+        // A relative plain-mode path is relative to the initial directory, not the work dir.
+        let argPath = scriptPath.hasPrefix("/") ? scriptPath : FileSystem.normalizeLexically(scriptPath, relativeTo: context.initialDirectory)
+        let takeTerminal = context.system == .local && isatty(0) == 1
+        try checkpoint(supervisor)
+        if let code = supervisor.spawnScript(executable: interpreter, arguments: [argPath] + context.arguments.scriptArguments,
+                                             environment: scriptEnv.entries, workDir: workDir.path,
+                                             stdoutFD: out, stderrFD: err, takeTerminal: takeTerminal) {
+            throw .error("Failed to execute script '\(scriptPath)': \(String(cString: strerror(code)))")
+        }
+    }
+
+    private static func openLog(_ path: String) throws(RunFailure) -> Int32 {
+        if let st = FileSystem.lstat(path), st.isSymlink { unlink(path) }
+        let fd = cqq_openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o666)
+        if fd < 0 { throw .error(SystemError.fromErrno("create", path).description) }
+        return fd
+    }
+}
