@@ -58,11 +58,12 @@ indirect enum JSONValue {
 }
 
 enum InfoJSON {
-    static func document(jobs: [(LoadedInfo, JobStatus)], errors: [(target: String, message: String)],
-                         baseDirectory: String) -> String {
+    static func document(jobs: [(LoadedInfo, JobStatus)], pending: [PendingJob] = [],
+                         errors: [(target: String, message: String)], baseDirectory: String) -> String {
         let doc = JSONValue.object([
             ("schema", .string("qq-info/1")),
             ("jobs", .array(jobs.map { job(info: $0.0, status: $0.1, baseDirectory: baseDirectory) })),
+            ("pending_jobs", .array(pending.map(pendingJob))),
             ("errors", .array(errors.map { .object([("target", .string($0.target)), ("message", .string($0.message))]) })),
         ])
         return doc.serialized() + "\n"
