@@ -114,3 +114,24 @@ struct SlurmPreflightTests {
         #expect(info.stageIn == nil, "nothing was staged")
     }
 }
+
+/// The pre-flight check makes the 2 MB-tmpfs job fail before copying; an ENOSPC that still happens
+/// during the copy (other writers filled the file system after the check) must end it at once (R105).
+@Suite("ENOSPC during stage-in (behind the pre-flight check)", .enabled(if: getuid() == 0, "needs root (mount)"))
+struct StageInFullDuringCopyTests {
+    @Test func aFullFileSystemDuringTheCopyEndsTheStageInAtOnceWithoutRetries() throws {
+        let t = WorkArea("qq-enospc")
+        defer { t.cleanup() }
+        for i in 0..<4 { t.write("in/part\(i).dat", String(repeating: "z", count: 600_000)) }
+        t.makeDirs(t.file("work"))
+        let mount = try TmpfsMount(at: t.file("work"), size: "1m")
+        defer { mount.unmount() }
+        let engine = CopyEngine(streams: 1, retry: RetryPolicy(attempts: 8, initialDelay: 1, maxDelay: 1, total: 30))
+        var manifest = Manifest()
+        let t0 = monotonicSeconds()
+        let stats = engine.stageIn(from: t.file("in"), to: t.file("work"), filter: StageFilter(), manifest: &manifest)
+        #expect(stats.failures.first?.code == ENOSPC)
+        #expect(stats.failures.first?.endsTheCopy == true)
+        #expect(monotonicSeconds() - t0 < 1, "ENOSPC is never retried")
+    }
+}
