@@ -180,6 +180,7 @@ int cqq_terminal_columns(int fd) {
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 
 ssize_t cqq_copy_file_range_at(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len) {
 #ifdef SYS_copy_file_range
@@ -193,6 +194,10 @@ ssize_t cqq_copy_file_range_at(int fd_in, int64_t *off_in, int fd_out, int64_t *
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+int cqq_renameat_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
 }
 
 // XXH64 (Yann Collet's public algorithm), written out for byte buffers.

@@ -118,6 +118,7 @@ enum InfoJSON {
             ("stage_out", r.stageOut.map { s in
                 .object([("mode", .string(s.mode.rawValue)), ("files", .int(s.files)), ("bytes", .int(s.bytes)),
                          ("seconds", .double(s.seconds)), ("errors", .int(s.errors)), ("deleted", .int(s.deleted)),
+                         ("kept", .int(s.kept)),
                          ("not_copied", .int(s.notCopied)), ("not_copied_paths", .strings(s.notCopiedPaths))])
             } ?? .null),
             ("usage", r.usage.map { u in

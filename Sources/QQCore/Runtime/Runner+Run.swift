@@ -41,6 +41,7 @@ extension Runner {
         for path in included where FileSystem.lstat(path) == nil {
             throw .error("Included path '\(path)' does not exist.")
         }
+        try preflightScratch(inputDir: inputDir, filter: filter, included: included, workDir: workDir)  // issue 8, item 13
         let engine = makeCopyEngine(shouldStop: { [supervisor] in supervisor.stopRequested.load(ordering: .acquiring) })
         let stageFilter = filter
         let result: (CopyStatistics, Manifest) = supervisor.runBlocking(tickInterval: heartbeatInterval, tick: { self.heartbeat() }) {
@@ -259,13 +260,14 @@ extension Runner {
         }
         let includedNames = Set(record.includedFiles.map { PathBytes(FileSystem.baseName($0).utf8) })
         let manifest = self.manifest
+        let keep = StageOutKeep(jobID: jobID, replaceable: [PathBytes(record.stdoutFile.utf8), PathBytes(record.stderrFile.utf8)])
         let result = supervisor.runBlocking(tickInterval: heartbeatInterval, tick: { self.heartbeat() }) {
-            engine.stageOut(from: workDir, to: inputDir, manifest: manifest, controlFiles: controlFileNames, includedNames: includedNames)
+            engine.stageOut(from: workDir, to: inputDir, manifest: manifest, controlFiles: controlFileNames, includedNames: includedNames, keep: keep)
         }
         let stats = result.stats
         for path in result.deleted { Log.debug("Deleted in the work dir by the script: '\(path.displayText)'.") }
         var out = StageOutStats(mode: .transfer, files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds),
-                                errors: stats.failures.count, deleted: result.deleted.count)
+                                errors: stats.failures.count, deleted: result.deleted.count, kept: result.kept.count)
         Log.info("Staged out \(stats.files) files (\(Size.format(bytes: stats.bytes))) in \(formatSeconds(stats.seconds)) s.")
         var keepReason: String?
         var error: String?
@@ -448,6 +450,7 @@ extension Runner {
         m.seconds = roundedSeconds(a.seconds + b.seconds)
         m.errors += a.errors
         m.deleted = a.deleted
+        m.kept = a.kept
         return m
     }
 
