@@ -8,12 +8,19 @@ public func userName(environment: Environment) -> String {
     for name in ["LOGNAME", "USER", "LNAME", "USERNAME"] {
         if let v = environment.nonEmpty(name) { return v }
     }
-    let uid = getuid()
-    if let text = try? FileSystem.readSmallFile("/etc/passwd"), let name = passwdName(uid: uid, passwdFile: text) {
-        return name
-    }
-    Log.debug("LOGNAME, USER, LNAME and USERNAME are empty and uid \(uid) is not in /etc/passwd; using '\(uid)' as the user name.")
-    return String(uid)
+    return PasswdUser.cached
+}
+
+private enum PasswdUser {
+    // Read once per process, so the DEBUG line is written once however often the name is needed.
+    static let cached: String = {
+        let uid = getuid()
+        if let text = try? FileSystem.readSmallFile("/etc/passwd"), let name = passwdName(uid: uid, passwdFile: text) {
+            return name
+        }
+        Log.debug("LOGNAME, USER, LNAME and USERNAME are empty and uid \(uid) is not in /etc/passwd; using '\(uid)' as the user name.")
+        return String(uid)
+    }()
 }
 
 /// The name of the first `name:password:uid:…` line of a passwd file with this uid. NIS
