@@ -1,7 +1,7 @@
 # Spack package for qq-run: the release tarball of static binaries (scripts/release), copied as it is.
 # Copy this directory into a Spack repository (`spack repo create`, then packages/qq-run/) and
-# point `url` at where your site keeps the tarball; `spack checksum qq-run` prints the hash, which
-# is also in the release's .sha256 file.
+# point `url` at where your site keeps the tarball; put the hash of the release's .sha256 file in
+# version(). Checked here only with `python3 -m py_compile` (Spack cannot be installed on this machine).
 from spack.package import *
 
 
