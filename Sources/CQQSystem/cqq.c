@@ -253,3 +253,8 @@ void cqq_waitlock_unlock(void *lock) { pthread_mutex_unlock(&((struct cqq_waitlo
 void cqq_waitlock_wait(void *lock) { struct cqq_waitlock *l = lock; pthread_cond_wait(&l->c, &l->m); }
 void cqq_waitlock_signal(void *lock) { pthread_cond_signal(&((struct cqq_waitlock *)lock)->c); }
 void cqq_waitlock_broadcast(void *lock) { pthread_cond_broadcast(&((struct cqq_waitlock *)lock)->c); }
+
+#ifndef QQ_BUILD_COMMIT
+#define QQ_BUILD_COMMIT "unknown"
+#endif
+const char *cqq_build_commit(void) { return QQ_BUILD_COMMIT; }

@@ -8,6 +8,10 @@
 #include <signal.h>
 #include <stdint.h>
 
+// The git commit of the build, for --version: scripts/install and scripts/release compile with
+// -Xcc -DQQ_BUILD_COMMIT="<commit>"; a plain `swift build` gives "unknown".
+const char *cqq_build_commit(void);
+
 // copy_file_range(2); -1 with errno ENOSYS when the kernel or libc lacks it.
 ssize_t cqq_copy_file_range(int fd_in, int fd_out, size_t len);
 

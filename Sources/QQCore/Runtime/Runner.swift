@@ -80,7 +80,7 @@ final class Runner {
             throw .fatal(error.description)
         }
         if arguments.help { print(RunnerArguments.usage); throw .terminatedNormally }
-        if arguments.version { print("qq-run \(QQVersion.version)"); throw .terminatedNormally }
+        if arguments.version { print(QQVersion.versionLine("qq-run")); throw .terminatedNormally }
         if arguments.local { env["QQ_BATCH_SYSTEM"] = "Local" }
         initialDirectory = FileSystem.logicalCurrentDirectory(environment: env)
         settings = Settings.load(environment: env, workingDirectory: initialDirectory)
