@@ -180,6 +180,7 @@ int cqq_terminal_columns(int fd) {
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 
 ssize_t cqq_copy_file_range_at(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len) {
 #ifdef SYS_copy_file_range
@@ -193,6 +194,10 @@ ssize_t cqq_copy_file_range_at(int fd_in, int64_t *off_in, int fd_out, int64_t *
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+int cqq_renameat_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
+    return renameat2(olddirfd, oldpath, newdirfd, newpath, RENAME_NOREPLACE);
 }
 
 // XXH64 (Yann Collet's public algorithm), written out for byte buffers.
@@ -248,3 +253,8 @@ void cqq_waitlock_unlock(void *lock) { pthread_mutex_unlock(&((struct cqq_waitlo
 void cqq_waitlock_wait(void *lock) { struct cqq_waitlock *l = lock; pthread_cond_wait(&l->c, &l->m); }
 void cqq_waitlock_signal(void *lock) { pthread_cond_signal(&((struct cqq_waitlock *)lock)->c); }
 void cqq_waitlock_broadcast(void *lock) { pthread_cond_broadcast(&((struct cqq_waitlock *)lock)->c); }
+
+#ifndef QQ_BUILD_COMMIT
+#define QQ_BUILD_COMMIT "unknown"
+#endif
+const char *cqq_build_commit(void) { return QQ_BUILD_COMMIT; }

@@ -99,6 +99,19 @@ import Testing
         #expect(!gone.exists)
     }
 
+    @Test func onlyENOENTMeansGone() {
+        let world = CleanupWorld()
+        _ = loopQQJobs(world)
+        var r = sampleRecord(state: .failed)
+        r.jobID = "12"; r.workDir = world.workDir("12"); r.mainNode = "n1"; r.inputDir = world.input
+        guard case .failure(.cannotExamine(let wd, let error, _)) =
+                WorkDirSafety.check(workDir: world.workDir("12"), record: r, environment: world.environment()) else {
+            Issue.record("a work dir behind ELOOP must not count as gone"); return
+        }
+        #expect(wd == world.workDir("12") && error.code == ELOOP)
+        #expect(WorkDirSafety.presence(of: world.dir.file("never-created")).isGone)
+    }
+
     @Test func localWorkDirOnAnotherNodeIsRefused() {
         let world = CleanupWorld()
         let wd = world.makeWorkDir("local-1-2")

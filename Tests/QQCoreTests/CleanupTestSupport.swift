@@ -88,10 +88,20 @@ func age(_ path: String, by secondsAgo: Int) {
 }
 
 /// A cleanup context over canned batch answers, collecting the output.
+/// `viaFront`: as if started by `qq wipe`/`qq clear` rather than `qq-wipe`/`qq-clear`.
 func cleanupContext(_ system: CannedBatchSystem, _ transcript: CleanupTranscript, tty: Bool = false,
-                    answer: String? = nil) -> CleanupContext {
+                    answer: String? = nil, viaFront: Bool = false) -> CleanupContext {
     let info = InfoContext(batchSystem: { _ in system }, loadInfo: testLoader)
-    return CleanupContext(info: info, emit: transcript.emit, stdinIsTTY: tty, ask: { _ in answer })
+    return CleanupContext(info: info, emit: transcript.emit, stdinIsTTY: tty, ask: { _ in answer }, viaFront: viaFront)
+}
+
+/// Makes `<root>/<user>/qq-jobs` a symbolic link to itself: every path below it fails with ELOOP,
+/// an error other than ENOENT that root cannot bypass (unlike EACCES).
+func loopQQJobs(_ world: borrowing CleanupWorld) -> String {
+    let jobs = world.root + "/" + world.user + "/qq-jobs"
+    world.makeDirectories(world.root + "/" + world.user)
+    symlink(jobs, jobs)
+    return jobs
 }
 
 /// Batch answers by job id: `RUNNING`, `COMPLETED`, `FAILED`, … as Slurm states, `notfound`, or

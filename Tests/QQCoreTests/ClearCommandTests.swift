@@ -2,11 +2,11 @@ import Glibc
 import Testing
 @testable import QQCore
 
-private func clear(_ args: [String], _ world: borrowing CleanupWorld, _ system: CannedBatchSystem)
-    -> (code: Int32, out: String, log: [String]) {
+private func clear(_ args: [String], _ world: borrowing CleanupWorld, _ system: CannedBatchSystem,
+                   viaFront: Bool = false) -> (code: Int32, out: String, log: [String]) {
     let t = CleanupTranscript()
     let code = QQClearCommand.execute(arguments: args + [world.input], environment: world.environment(),
-                                      context: cleanupContext(system, t))
+                                      context: cleanupContext(system, t, viaFront: viaFront))
     return (code, t.stdout, t.logLines)
 }
 
@@ -38,7 +38,7 @@ private func runtimeFiles(_ world: borrowing CleanupWorld, _ id: String) -> [Str
         world.makeInfo("2", state: .finished) { $0.synchronized = true }
         let files = runtimeFiles(world, "2")
         let refused = clear([], world, slurmAnswers(["2": "COMPLETED"]))
-        #expect(refused.log == ["INFO No qq files could be safely cleared. Rerun as 'qq clear --force' to clear them forcibly."])
+        #expect(refused.log == ["INFO No qq files could be safely cleared. Rerun as 'qq-clear --force' to clear them forcibly."])
         for f in files { #expect(exists(f)) }
         #expect(clear(["--force"], world, slurmAnswers(["2": "COMPLETED"])).log == ["INFO Removed 4 qq files."])
         for f in files { #expect(!exists(f)) }
@@ -74,7 +74,7 @@ private func runtimeFiles(_ world: borrowing CleanupWorld, _ id: String) -> [Str
         _ = runtimeFiles(world, "2")
         let r = clear([], world, slurmAnswers(["2": "COMPLETED", "3": "FAILED"]))
         #expect(r.log.contains("INFO Removed 4 qq files."))
-        #expect(r.log.contains("INFO 4 qq files could not be safely cleared. Rerun as 'qq clear --force' to clear them forcibly."))
+        #expect(r.log.contains("INFO 4 qq files could not be safely cleared. Rerun as 'qq-clear --force' to clear them forcibly."))
     }
 
     @Test func aFileNamedByTwoJobsNeedsBoth() {
@@ -130,7 +130,39 @@ private func runtimeFiles(_ world: borrowing CleanupWorld, _ id: String) -> [Str
         let wd = world.makeWorkDir("3")
         world.makeInfo("3", state: .failed)
         let r = clear([], world, slurmAnswers([:]))
-        #expect(r.log.contains("INFO Note: the working directory '\(wd)' of job '3' still exists; it can be removed later with 'qq wipe --orphans --include-unsynced --yes'."))
+        #expect(r.log.contains("INFO Note: the working directory '\(wd)' of job '3' still exists; it can be removed later with 'qq-wipe --orphans --include-unsynced --yes'."))
+    }
+
+    @Test func theForceHintNamesTheCommandAsTheUserTypedIt() {
+        let world = CleanupWorld()
+        world.makeInfo("2", state: .finished) { $0.synchronized = true }
+        _ = runtimeFiles(world, "2")
+        #expect(clear([], world, slurmAnswers(["2": "COMPLETED"])).log
+                == ["INFO No qq files could be safely cleared. Rerun as 'qq-clear --force' to clear them forcibly."])
+        #expect(clear([], world, slurmAnswers(["2": "COMPLETED"]), viaFront: true).log
+                == ["INFO No qq files could be safely cleared. Rerun as 'qq clear --force' to clear them forcibly."])
+    }
+
+    @Test func aNamedFileWithoutALogSuffixIsKeptAndReported() {
+        let world = CleanupWorld()
+        let info = world.makeInfo("3", state: .failed) { $0.stdoutFile = "precious.dat" }
+        writeText(world.input + "/precious.dat", "a year of results")
+        writeText(world.input + "/job3.err", "log")
+        let r = clear([], world, slurmAnswers(["3": "FAILED"]))
+        #expect(r.code == 0)
+        #expect(readText(world.input + "/precious.dat") == "a year of results")
+        #expect(!exists(info) && !exists(world.input + "/job3.err"))
+        #expect(r.log.contains("WARNING Keeping '\(world.input)/precious.dat': the info file '\(info)' names it as stdout_file, but qq-clear removes as logs only files ending in .out, .err or .qqout. Remove it yourself if it is a log you no longer need."))
+        #expect(r.log.contains("INFO Removed 2 qq files."))
+    }
+
+    @Test func aLogNameThatIsAnotherInfoFileIsNotRemovedAsALog() {
+        let world = CleanupWorld()
+        writeText(world.input + "/broken.qqinfo", "job_id: [\n")
+        world.makeInfo("3", state: .failed) { $0.stderrFile = "broken.qqinfo" }
+        let r = clear(["--force"], world, slurmAnswers(["3": "FAILED"]))
+        #expect(exists(world.input + "/broken.qqinfo"))
+        #expect(r.log.contains { $0.hasPrefix("WARNING Keeping '\(world.input)/broken.qqinfo': ") })
     }
 
     @Test func lockedInfoFileOfAKilledJobIsRemoved() {

@@ -24,9 +24,23 @@ private struct FrontWorld: ~Copyable {
         for (k, v) in env { e[k] = v }
         return Command.run(["/bin/sh", "-c", "echo $$; exec \"$@\"", "sh", qq] + args, environment: e, timeout: 20)
     }
+    /// Runs a tool by its path, as a user typing `qq-clear` would (argv[0] is the path).
+    func runTool(_ tool: String, _ args: [String], env: [String: String]) -> CommandResult {
+        var e = ["PATH": "/nonexistent"]
+        for (k, v) in env { e[k] = v }
+        return Command.run([tool] + args, environment: e, timeout: 20)
+    }
 }
 
 private func lines(_ r: CommandResult) -> [String] { r.stdout.split(separator: "\n").map(String.init) }
+
+private func builtTool(_ name: String) -> String { SlurmCluster.repoRoot + "/.build/debug/" + name }
+
+/// The cleanup world's settings for a built tool; no scheduler on PATH, so no real job is asked.
+private func toolEnvironment(_ world: borrowing CleanupWorld) -> [String: String] {
+    ["QQ_BATCH_SYSTEM": "Slurm", "QQ_SCRATCH_ROOT": world.root, "USER": world.user, "QQ_CONFIG": "/nonexistent",
+     "PWD": world.input]
+}
 
 @Suite(.serialized, .enabled(if: access(builtQQ, X_OK) == 0, "build the binaries first ('swift build')"))
 struct FrontCommandTests {
@@ -104,7 +118,7 @@ struct FrontCommandTests {
         let w = FrontWorld()
         let r = w.run(["submit", "x"], env: ["QQ_DELEGATE": w.qq])
         #expect(r.exitCode == 2)
-        #expect(r.stderr == "qq: 'submit' is not provided by this installation (it is part of the Python qq).\n")
+        #expect(r.stderr == "qq: 'submit' is a command of the Python qq, and delegating it would run this qq again (QQ_DELEGATE or the next 'qq' on PATH leads back here). Install the Python qq after this qq on PATH, or set QQ_DELEGATE to its path. This installation provides: run, info, wipe, clear.\n")
     }
 
     @Test func aForeignGuardValueIsIgnored() {
@@ -115,10 +129,51 @@ struct FrontCommandTests {
         #expect(lines(r).last == "delegated")
     }
 
-    @Test func withoutADelegateTheSubcommandIsNotProvided() {
+    @Test func withoutADelegateAPythonQqCommandSaysToInstallThePythonQq() {
         let w = FrontWorld()
         let r = w.run(["stat"])
         #expect(r.exitCode == 2)
-        #expect(r.stderr == "qq: 'stat' is not provided by this installation (it is part of the Python qq).\n")
+        #expect(r.stderr == "qq: 'stat' is a command of the Python qq, and no Python qq was found (QQ_DELEGATE is not set and there is no other 'qq' on PATH). Install the Python qq after this qq on PATH, or set QQ_DELEGATE to its path. This installation provides: run, info, wipe, clear.\n")
+    }
+
+    @Test func aDelegateThatIsNotAProgramIsNamed() {
+        let w = FrontWorld()
+        let r = w.run(["kill", "1"], env: ["QQ_DELEGATE": "/nonexistent/qq"])
+        #expect(r.exitCode == 2)
+        #expect(r.stderr.hasPrefix("qq: 'kill' is a command of the Python qq, and QQ_DELEGATE='/nonexistent/qq' is not an executable program. "))
+    }
+
+    @Test func anUnknownWordIsNotAQqCommandAndIsNotBlamedOnThePythonQq() {
+        let w = FrontWorld()
+        let r = w.run(["nonsense"])
+        #expect(r.exitCode == 2)
+        #expect(r.stderr == "qq: 'nonsense' is not a qq command. Commands of this installation: run, info, wipe, clear; of the Python qq: submit, kill, go, cd, sync, jobs, stat, nodes, queues, shebang, respawn. See 'qq --help'.\n")
+    }
+
+    // The hints of qq-clear and qq-wipe name the command the user typed (argv[0] from the front).
+
+    @Test func qqClearThroughTheFrontSaysQqClearAndDirectlySaysQqDashClear() {
+        let w = FrontWorld()
+        let world = CleanupWorld()
+        world.makeInfo("2", state: .finished) { $0.synchronized = true }
+        runShell("cp '\(builtTool("qq-clear"))' '\(w.bin)/qq-clear'")
+        let env = toolEnvironment(world)
+        let front = w.run(["clear", world.input], path: "/nonexistent", env: env)
+        #expect(front.stderr.contains("Rerun as 'qq clear --force' to clear them forcibly."), Comment(rawValue: front.description))
+        let direct = w.runTool(w.bin + "/qq-clear", [world.input], env: env)
+        #expect(direct.stderr.contains("Rerun as 'qq-clear --force' to clear them forcibly."), Comment(rawValue: direct.description))
+    }
+
+    @Test func qqWipeThroughTheFrontSaysQqWipeAndDirectlySaysQqDashWipe() {
+        let w = FrontWorld()
+        let world = CleanupWorld()
+        world.makeWorkDir("42")
+        let info = world.makeInfo("42", state: .finished) { $0.synchronized = false }
+        runShell("cp '\(builtTool("qq-wipe"))' '\(w.bin)/qq-wipe'")
+        let env = toolEnvironment(world)
+        let front = w.run(["wipe", "-y", info], path: "/nonexistent", env: env)
+        #expect(front.stderr.contains("Rerun as 'qq wipe --force' if sure."), Comment(rawValue: front.description))
+        let direct = w.runTool(w.bin + "/qq-wipe", ["-y", info], env: env)
+        #expect(direct.stderr.contains("Rerun as 'qq-wipe --force' if sure."), Comment(rawValue: direct.description))
     }
 }

@@ -127,7 +127,7 @@ private func run(_ args: [String], _ env: Environment = Environment(["PATH": "/n
         #expect(r.out.contains("\"mem\": null"))
         #expect(r.out.contains("\"transfer_mode\": [\n        \"success\"\n      ]"))
         #expect(r.out.contains("\"target\": \"\(dir.file("missing.qqinfo"))\""))
-        #expect(r.out.contains("\"message\": \"Job '\(dir.file("missing.qqinfo"))' is not a valid qq job.\""))
+        #expect(r.out.contains("\"message\": \"'\(dir.file("missing.qqinfo"))' does not exist. Give an info file (*.qqinfo), a directory or a job id.\""))
         #expect(!r.out.contains("\u{1B}"))
     }
 

@@ -92,16 +92,30 @@ let testLoader: InfoLoader = { path, _ in
 final class CannedBatchSystem: BatchSystem, @unchecked Sendable {
     let name: BatchSystemName
     let answer: @Sendable (String) -> BatchAnswer
+    /// What `pendingJobs` answers, and the first script line per job id.
+    let pending: Result<[BatchJobRecord], BatchUnavailableError>
+    let scripts: [String: String]
     private var lock = pthread_mutex_t()
     private var _calls: [String] = []
-    init(_ name: BatchSystemName = .slurm, answer: @escaping @Sendable (String) -> BatchAnswer) {
-        self.name = name; self.answer = answer
+    init(_ name: BatchSystemName = .slurm, pending: Result<[BatchJobRecord], BatchUnavailableError> = .success([]),
+         scripts: [String: String] = [:], answer: @escaping @Sendable (String) -> BatchAnswer) {
+        self.name = name; self.answer = answer; self.pending = pending; self.scripts = scripts
         pthread_mutex_init(&lock, nil)
     }
+    /// Every call: job ids for `queryJob`, `list` for `pendingJobs`, `script <id>` for scripts.
     var calls: [String] { pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }; return _calls }
+    private func record(_ call: String) { pthread_mutex_lock(&lock); _calls.append(call); pthread_mutex_unlock(&lock) }
     func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, reaping: any ChildReaping) -> BatchAnswer {
-        pthread_mutex_lock(&lock); _calls.append(jobID); pthread_mutex_unlock(&lock)
+        self.record(jobID)
         return answer(jobID)
+    }
+    func pendingJobs(environment: Environment, reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
+        record("list")
+        return pending
+    }
+    func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, reaping: any ChildReaping) -> String? {
+        record("script \(job.jobID)")
+        return scripts[job.jobID]
     }
 }
 

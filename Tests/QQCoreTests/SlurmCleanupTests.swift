@@ -8,6 +8,17 @@ import Testing
 struct SlurmCleanupTests {
     let me = TestUser.current
 
+    /// A built tool run as `user` (through runuser, with exactly the test environment), in the input dir.
+    func runToolAs(_ user: TestUser, _ argv: [String], dirs: TestDirs) throws -> CommandResult {
+        var env = try SlurmCluster.baseEnvironment(for: user)
+        env["QQ_SCRATCH_ROOT"] = dirs.scratch
+        env["QQ_FLASH_ROOT"] = dirs.flash
+        env["PWD"] = dirs.input
+        let assignments = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        return Command.run(["runuser", "-u", user.name, "--", "env", "-i"] + assignments + argv,
+                           environment: env, cwd: dirs.input, timeout: 60)
+    }
+
     func workDir(_ dirs: TestDirs, _ id: String) -> String { "\(dirs.scratch)/\(me.name)/qq-jobs/job_\(id)" }
 
     @Test("qq-wipe: a failed job's work dir is deleted once; running and finished jobs are refused; a forged work_dir is refused with --force (scenario 20)")
@@ -198,7 +209,7 @@ struct SlurmCleanupTests {
 
         let yes = try runTool(["qq-wipe", "--orphans", "--yes"], dirs: dirs)
         #expect(yes.exitCode == 0, Comment(rawValue: yes.description))
-        #expect(yes.stderr.contains("Deleted 1 orphaned working directory; 2 kept (unsynchronized; rerun with --include-unsynced)."),
+        #expect(yes.stderr.contains("Deleted 1 orphaned working directory; 2 kept because their results may not have been copied back (SYNCED 'no' or '?'). Rerun as 'qq-wipe --orphans --yes --include-unsynced' to delete them too."),
                 Comment(rawValue: yes.description))
         #expect(!Files.exists(all[1]))
         for d in [all[0], all[2], all[3]] { #expect(Files.isDirectory(d), why) }
@@ -208,6 +219,48 @@ struct SlurmCleanupTests {
         #expect(!Files.exists(all[2]) && !Files.exists(all[3]), Comment(rawValue: everything.description))
         #expect(Files.isDirectory(all[0]), "the live job's dir is never deleted")
         #expect(try StateFiles.load("\(dirs.input)/fail.qqinfo").wiped != nil)
+    }
+
+    @Test("Issue 8 item 5 (qqtest): qq-wipe behind an unsearchable qq-jobs dir exits 91 with the reason, keeps the dir and records nothing",
+          .enabled(if: SlurmCluster.shouldRunAsOtherUser, "running as qqtest needs root (runuser)"))
+    func wipeThatCannotExamineTheWorkDir() throws {
+        try SlurmCluster.require()
+        let user = try #require(TestUser.lookup(TestUser.unprivilegedName), "run scripts/slurm-harness.sh start")
+        #expect(user.uid != 0, "a permission test must not run as uid 0 (R148)")
+        let dirs = try TestDirs("wipe-eacces", owner: user)
+        try dirs.put("failed.sh", qqScript("echo partial > partial.txt; exit 3"), owner: user)
+        let job = try SlurmCluster.submit("failed.sh", dirs: dirs, as: user)
+        try SlurmCluster.waitForEnd(job)
+        let why = job.diagnostics()
+        let jobs = "\(dirs.scratch)/\(user.name)/qq-jobs"
+        let wd = "\(jobs)/job_\(job.id)"
+        try #require(Files.isDirectory(wd), why)
+        let infoPath = "\(dirs.input)/failed.qqinfo"
+        let before = try #require(Files.read(infoPath), why)
+
+        #expect(chmod(jobs, 0o000) == 0)
+        defer { _ = chmod(jobs, 0o755) }
+        let wipe = try runToolAs(user, ["qq-wipe", "-y"], dirs: dirs)
+        keepSample("qq-wipe-eacces.txt", wipe.description)
+        #expect(wipe.exitCode == 91, Comment(rawValue: wipe.description))
+        #expect(wipe.stderr.contains("Cannot examine the working directory '\(wd)': Permission denied. It may still exist, so it is neither deleted nor taken as deleted. '\(jobs)' cannot be searched by you: restore its permissions (e.g. chmod u+rwx '\(jobs)') and try again."),
+                Comment(rawValue: wipe.description))
+        #expect(!wipe.stderr.contains("Deleted"), Comment(rawValue: wipe.description))
+        #expect(Files.read(infoPath) == before, "nothing is recorded in the state file")
+
+        let sweep = try runToolAs(user, ["qq-wipe", "--orphans", "--yes", "--include-unsynced"], dirs: dirs)
+        keepSample("qq-wipe-orphans-eacces.txt", sweep.description)
+        #expect(sweep.exitCode == 91, Comment(rawValue: sweep.description))
+        #expect(sweep.stderr.contains("Cannot list '\(jobs)': Permission denied; the job directories in it are not listed and none of them is deleted."),
+                Comment(rawValue: sweep.description))
+        #expect(Files.read(infoPath) == before)
+
+        _ = chmod(jobs, 0o755)
+        #expect(Files.read("\(wd)/partial.txt") == "partial\n", "the work dir is still there")
+        let retried = try runToolAs(user, ["qq-wipe", "-y"], dirs: dirs)
+        #expect(retried.exitCode == 0, Comment(rawValue: retried.description))
+        #expect(!Files.exists(wd))
+        #expect(try StateFiles.load(infoPath).wiped != nil)
     }
 
     @Test("Scenario 19 on Slurm: qq-clear removes a failed job's runtime files and keeps an unrelated notes.out")

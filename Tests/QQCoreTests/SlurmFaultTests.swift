@@ -351,7 +351,7 @@ struct SlurmFaultTests {
 
     // MARK: Scratch full (R105: ENOSPC is never retried)
 
-    @Test("Scratch full (2 MB tmpfs): stage-in fails at once, failed/91 with a clear error, partial work dir removed")
+    @Test("Scratch full (2 MB tmpfs, 4 MB input): refused by the pre-flight check before stage-in, failed/91, error names both numbers, work dir removed")
     func scratchFull() throws {
         let dirs = try TestDirs("f-scratchfull")
         let mount = try TmpfsMount(at: dirs.scratch, size: "2m")
@@ -377,7 +377,10 @@ struct SlurmFaultTests {
         #expect(info.jobExitCode == 91, why)
         #expect(info.phase == .done, why)
         let error = info.error ?? ""
-        #expect(error.contains("Stage-in failed") && error.contains("No space left on device"), "error: '\(error)'\n\(why.rawValue)")
+        // Issue 8, item 13: the need (at least the 4 MiB of big.dat) and the free bytes (under 2 MiB).
+        #expect(error.contains("Stage-in does not fit") && error.contains("work-dir=input_dir"), "error: '\(error)'\n\(why.rawValue)")
+        let numbers = error.matches(of: /\((\d+) bytes/).compactMap { Int64($0.output.1) }
+        #expect(numbers.count == 2 && numbers[0] >= 4 << 20 && numbers[1] < 2 << 20 && numbers[1] >= 0, "error: '\(error)'")
         #expect(dirs.probeFile("ran") == nil, "the script must not run")
         let wd = workDir(dirs, job.id)
         #expect(!Files.exists(wd), "the partial work dir must be removed\n\(why.rawValue)")

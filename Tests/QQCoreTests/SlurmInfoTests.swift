@@ -181,4 +181,79 @@ struct SlurmInfoTests {
         #expect(r.stdout.split(separator: "\n").count == 100)
         #expect(seconds < 5, "qq-info took \(seconds) s over 100 files")
     }
+
+    /// Issue 8, item 12: right after `sbatch`, before qq-run has written anything.
+    @Test("qq-info shows a submitted plain qq-run job that has not started: held with its reason, queued with its planned start")
+    func pendingPlainJobs() throws {
+        try SlurmCluster.require()
+        let dirs = try TestDirs("info-pending")
+        try dirs.put("job.sh", qqScript("echo ok"))
+        try dirs.put("later.sh", "#!/usr/bin/env -S qq run\necho ok\n")
+        try dirs.put("plain-bash.sh", "#!/bin/bash\necho not qq\n")
+        let held = try SlurmCluster.submit("job.sh", dirs: dirs, options: ["--hold"])
+        let other = try SlurmCluster.submit("plain-bash.sh", dirs: dirs, options: ["--hold"])
+        let later = try SlurmCluster.submit("later.sh", dirs: dirs, options: ["--begin=now+1hour"])
+        defer { for j in [held, other, later] { SlurmCluster.scancel(j.id) } }
+
+        let short = try runTool(["qq-info", "--short"], dirs: dirs)
+        keepSample("qq-info-pending-short.txt", short.stdout)
+        #expect(short.exitCode == 0, Comment(rawValue: short.description))
+        let lines = short.stdout.split(separator: "\n").map(String.init)
+        try #require(lines.count == 2, Comment(rawValue: short.description))
+        #expect(lines[0] == "\(held.id)    held    Reason: JobHeldUser")
+        #expect(lines[1].hasPrefix("\(later.id)    queued    Reason: BeginTime; planned start at "), Comment(rawValue: lines[1]))
+        #expect(!short.stdout.contains(other.id))
+
+        let full = try runTool(["qq-info"], dirs: dirs)
+        keepSample("qq-info-pending-full.txt", full.stdout)
+        let panels = splitPanels(full.stdout).map { normalizePanel($0).lines }
+        try #require(panels.count == 2, Comment(rawValue: full.description))
+        for line in ["JOB: \(held.id)", "Job name: job.sh", "Input directory: \(dirs.input)", "Job state: Job is held",
+                     "Reason: JobHeldUser"] {
+            #expect(panels[0].contains(line), "panel lacks '\(line)':\n\(panels[0].joined(separator: "\n"))")
+        }
+        #expect(panels[1].contains("Job state: Job is queued"))
+        #expect(panels[1].contains { $0.hasPrefix("Planned start within 00:59:") || $0.hasPrefix("Planned start within 01:00:00") },
+                Comment(rawValue: panels[1].joined(separator: "\n")))
+
+        let json = try runTool(["qq-info", "--json", dirs.input], dirs: dirs, cwd: "/")
+        keepSample("qq-info-pending.json", json.stdout)
+        #expect(json.exitCode == 0)
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let pending = try #require(doc["pending_jobs"] as? [[String: Any]])
+        #expect(pending.map { $0["job_id"] as? String } == [held.id, later.id])
+        #expect(pending.map { $0["real_state"] as? String } == ["held", "queued"])
+        #expect(pending.map { $0["reason"] as? String } == ["JobHeldUser", "BeginTime"])
+        #expect(pending[0]["planned_start"] is NSNull && pending[1]["planned_start"] is String)
+        #expect((doc["jobs"] as? [Any])?.isEmpty == true)
+
+        // Another user's qq-info in the same directory does not see these jobs.
+        let user = try #require(TestUser.lookup(TestUser.unprivilegedName), "run scripts/slurm-harness.sh start")
+        let env = try SlurmCluster.baseEnvironment(for: user).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        let theirs = Command.run(["runuser", "-u", user.name, "--", "env", "-i"] + env + ["\(try SlurmCluster.binDir())/qq-info", "-s"],
+                                 cwd: dirs.input, timeout: 30)
+        #expect(theirs.exitCode == 91, Comment(rawValue: theirs.description))
+        #expect(theirs.stderr.contains("No qq job info file found."))
+    }
+
+    @Test("A directory whose jobs have info files shows them as before; only a job without one is added")
+    func pendingBesideInfoFiles() throws {
+        try SlurmCluster.require()
+        let dirs = try TestDirs("info-pending-beside")
+        try dirs.put("done.sh", qqScript("echo ok"))
+        let done = try SlurmCluster.submit("done.sh", dirs: dirs)
+        try SlurmCluster.waitForEnd(done)
+        let before = try runTool(["qq-info", "--short"], dirs: dirs)
+        #expect(before.stdout == "\(done.id)    finished\n", Comment(rawValue: before.description))
+
+        try dirs.put("job.sh", qqScript("echo ok"))
+        let held = try SlurmCluster.submit("job.sh", dirs: dirs, options: ["--hold"])
+        defer { SlurmCluster.scancel(held.id) }
+        let after = try runTool(["qq-info", "--short"], dirs: dirs)
+        keepSample("qq-info-pending-beside-short.txt", after.stdout)
+        #expect(after.exitCode == 0)
+        #expect(after.stdout == "\(done.id)    finished\n\(held.id)    held    Reason: JobHeldUser\n", Comment(rawValue: after.description))
+        let noBatch = try runTool(["qq-info", "--short", "--no-batch"], dirs: dirs)
+        #expect(noBatch.stdout == "\(done.id)    finished\n")
+    }
 }

@@ -3,11 +3,11 @@ import Testing
 @testable import QQCore
 
 private func wipe(_ args: [String], _ world: borrowing CleanupWorld, _ system: CannedBatchSystem,
-                  env: [String: String] = [:], tty: Bool = false, answer: String? = nil)
+                  env: [String: String] = [:], tty: Bool = false, answer: String? = nil, viaFront: Bool = false)
     -> (code: Int32, out: String, log: [String]) {
     let t = CleanupTranscript()
     let code = QQWipeCommand.execute(arguments: args, environment: world.environment(env),
-                                     context: cleanupContext(system, t, tty: tty, answer: answer))
+                                     context: cleanupContext(system, t, tty: tty, answer: answer, viaFront: viaFront))
     return (code, t.stdout, t.logLines)
 }
 
@@ -71,10 +71,41 @@ private func wipe(_ args: [String], _ world: borrowing CleanupWorld, _ system: C
         let system = slurmAnswers(["42": "COMPLETED"])
         let refused = wipe([info, "-y"], world, system)
         #expect(refused.code == 91)
-        #expect(refused.log.contains("ERROR It may not be safe to delete the working directory of a successfully finished job. Rerun as 'qq wipe --force' if sure."))
+        #expect(refused.log.contains("ERROR It may not be safe to delete the working directory of a successfully finished job. Rerun as 'qq-wipe --force' if sure."))
         #expect(exists(wd))
         #expect(wipe([info, "--force"], world, system).code == 0)
         #expect(!exists(wd))
+    }
+
+    @Test func theForceHintThroughTheFrontCommandSaysQqWipe() {
+        let world = CleanupWorld()
+        world.makeWorkDir("42")
+        let info = world.makeInfo("42", state: .finished) { $0.synchronized = false }
+        let r = wipe([info, "-y"], world, slurmAnswers(["42": "COMPLETED"]), viaFront: true)
+        #expect(r.log.contains("ERROR It may not be safe to delete the working directory of a successfully finished job. Rerun as 'qq wipe --force' if sure."))
+    }
+
+    @Test func aWorkDirThatCannotBeExaminedIsNeitherDeletedNorRecorded() throws {
+        let world = CleanupWorld()
+        let jobs = loopQQJobs(world)
+        let wd = world.workDir("44")
+        let info = world.makeInfo("44", state: .failed)
+        let r = wipe([info, "-y"], world, slurmAnswers(["44": "FAILED"]))
+        #expect(r.code == 91)
+        #expect(r.log.contains("ERROR Cannot examine the working directory '\(wd)': \(String(cString: strerror(ELOOP))). It may still exist, so it is neither deleted nor taken as deleted. Fix the cause and try again."),
+                Comment(rawValue: r.log.joined(separator: "\n")))
+        #expect(!r.log.contains { $0.contains("Deleted") || $0.contains("no longer exists") })
+        #expect(try InfoFile.load(path: info).wiped == nil)
+        #expect(FileSystem.lstat(jobs)?.isSymlink == true)
+    }
+
+    @Test func anAlreadyWipedJobWhoseDirCannotBeExaminedIsNotCalledDeleted() {
+        let world = CleanupWorld()
+        _ = loopQQJobs(world)
+        let info = world.makeInfo("44", state: .failed) { $0.wiped = ts("2025-03-14 12:00:00") }
+        let r = wipe([info, "-y"], world, slurmAnswers(["44": "FAILED"]))
+        #expect(r.code == 91)
+        #expect(!r.log.contains { $0.hasPrefix("INFO Working directory was already deleted") })
     }
 
     @Test func synchronizedJobIsRefused() {

@@ -54,7 +54,7 @@ private struct Mix: ~Copyable {
         #expect(r.code == 0)
         #expect(!exists(mix.synced))
         for d in [mix.live, mix.unsynced, mix.bare, mix.unreachable] { #expect(exists(d)) }
-        #expect(r.log.last == "INFO Deleted 1 orphaned working directory; 2 kept (unsynchronized; rerun with --include-unsynced).")
+        #expect(r.log.last == "INFO Deleted 1 orphaned working directory; 2 kept because their results may not have been copied back (SYNCED 'no' or '?'). Rerun as 'qq-wipe --orphans --yes --include-unsynced' to delete them too.")
         #expect(try InfoFile.load(path: mix.world.input + "/job2.qqinfo").wiped != nil)
     }
 
@@ -66,6 +66,22 @@ private struct Mix: ~Copyable {
         #expect(r.code == 0)
         for d in [mix.synced, mix.unsynced, mix.bare] { #expect(!exists(d)) }
         #expect(exists(mix.live) && exists(mix.unreachable))
+    }
+
+    @Test func withIncludeUnsyncedTheSummaryDoesNotSuggestTheFlagAgain() {
+        let mix = Mix()
+        let r = sweep(["--yes", "--include-unsynced"], mix.world, mix.system)
+        #expect(r.log.last == "INFO Deleted 3 orphaned working directories.")
+        #expect(!r.log.contains { $0.contains("rerun with --include-unsynced") || $0.contains("kept") })
+    }
+
+    @Test func aJobsDirThatCannotBeListedIsReportedWithExit91() {
+        let world = CleanupWorld()
+        let jobs = loopQQJobs(world)
+        let r = sweep(["--yes"], world, slurmAnswers([:]))
+        #expect(r.code == 91)
+        #expect(r.log.contains("ERROR Cannot list '\(jobs)': \(String(cString: strerror(ELOOP))); the job directories in it are not listed and none of them is deleted. Restore its permissions (e.g. chmod u+rwx '\(jobs)') and rerun."),
+                Comment(rawValue: r.log.joined(separator: "\n")))
     }
 
     @Test func dryRunChangesNothing() {

@@ -8,6 +8,10 @@
 #include <signal.h>
 #include <stdint.h>
 
+// The git commit of the build, for --version: scripts/install and scripts/release compile with
+// -Xcc -DQQ_BUILD_COMMIT="<commit>"; a plain `swift build` gives "unknown".
+const char *cqq_build_commit(void);
+
 // copy_file_range(2); -1 with errno ENOSYS when the kernel or libc lacks it.
 ssize_t cqq_copy_file_range(int fd_in, int fd_out, size_t len);
 
@@ -94,6 +98,9 @@ int cqq_sigset_all_catchable(sigset_t *set);
 ssize_t cqq_copy_file_range_at(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len);
 // XXH64 of a buffer (QQ_VERIFY=checksum); `seed` chains buffers of one file.
 uint64_t cqq_xxh64(const void *data, size_t len, uint64_t seed);
+// renameat2(..., RENAME_NOREPLACE): fails with EEXIST instead of replacing; EINVAL where the file
+// system does not support it.
+int cqq_renameat_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 // pthread mutex + condition variable pair for the copy engine's work queue (opaque, heap-allocated).
 void *cqq_waitlock_create(void);
 void cqq_waitlock_destroy(void *lock);

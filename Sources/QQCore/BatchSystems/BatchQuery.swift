@@ -76,6 +76,8 @@ public struct BatchJobRecord: Sendable, Hashable {
     public var timeLimit: String?
     public var workDir: String?
     public var jobName: String?
+    /// Slurm partition, PBS queue; set by the pending-jobs listing.
+    public var partition: String?
     public var arrayJobID: String?
     public var arrayTaskID: String?
     /// PBS `Exit_status`.
@@ -88,13 +90,13 @@ public struct BatchJobRecord: Sendable, Hashable {
     public init(jobID: String, state: BatchState, rawState: String, reason: String? = nil, comment: String? = nil,
                 batchHost: String? = nil, nodes: [String] = [], estimate: StartEstimate? = nil,
                 submitTime: Timestamp? = nil, startTime: Timestamp? = nil, timeLimit: String? = nil,
-                workDir: String? = nil, jobName: String? = nil, arrayJobID: String? = nil,
+                workDir: String? = nil, jobName: String? = nil, partition: String? = nil, arrayJobID: String? = nil,
                 arrayTaskID: String? = nil, exitStatus: Int? = nil, variables: [String: String] = [:],
                 fields: [String: String] = [:]) {
         self.jobID = jobID; self.state = state; self.rawState = rawState; self.reason = reason
         self.comment = comment; self.batchHost = batchHost; self.nodes = nodes; self.estimate = estimate
         self.submitTime = submitTime; self.startTime = startTime; self.timeLimit = timeLimit
-        self.workDir = workDir; self.jobName = jobName; self.arrayJobID = arrayJobID
+        self.workDir = workDir; self.jobName = jobName; self.partition = partition; self.arrayJobID = arrayJobID
         self.arrayTaskID = arrayTaskID; self.exitStatus = exitStatus; self.variables = variables
         self.fields = fields
     }

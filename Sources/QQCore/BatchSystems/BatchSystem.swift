@@ -5,6 +5,20 @@ public protocol BatchSystem: Sendable {
     /// needs its host, pid and namespace (R62); Slurm its `cluster` (R58).
     func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment,
                   reaping: any ChildReaping) -> BatchAnswer
+    /// The current user's pending jobs (in the queue, not started), in one call. qq-info shows
+    /// those whose info file qq-run has not written yet (issue 8, item 12). A system without
+    /// such a listing returns none and runs nothing.
+    func pendingJobs(environment: Environment, reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError>
+    /// The first line of the batch script the scheduler keeps for a job of `pendingJobs` (one
+    /// call); nil when it cannot be had.
+    func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, reaping: any ChildReaping) -> String?
+}
+
+/// The batch system could not answer a listing: command missing, timed out or failed.
+public struct BatchUnavailableError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { reason }
 }
 
 extension BatchSystem {

@@ -24,6 +24,15 @@ public struct LocalSystem: BatchSystem {
         if sameHost { return .notFound }
         return .unavailable(reason: "the job ran on '\(jobHost)'; run qq-info there")
     }
+
+    /// Local jobs are never queued: they start at once and write their file first.
+    public func pendingJobs(environment: Environment, reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
+        .success([])
+    }
+
+    public func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, reaping: any ChildReaping) -> String? {
+        nil
+    }
 }
 
 /// The process exists and `/proc/<pid>/comm` starts with `qq-run`.

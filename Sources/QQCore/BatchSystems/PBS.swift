@@ -16,6 +16,15 @@ public struct PBSSystem: BatchSystem {
         }
         return .unavailable(reason: result.failureDescription(timeout: runner.timeout))
     }
+
+    /// Not done for PBS yet (no PBS cluster to test against): nothing is asked, nothing shown.
+    public func pendingJobs(environment: Environment, reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
+        .success([])
+    }
+
+    public func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, reaping: any ChildReaping) -> String? {
+        nil
+    }
 }
 
 public enum PBSQuery {

@@ -16,6 +16,16 @@ public struct SlurmSystem: BatchSystem {
         return .unavailable(reason: "the job belongs to cluster '\(cluster)', but this is "
                             + (current.map { "cluster '\($0)'" } ?? "an unknown cluster"))
     }
+
+    public func pendingJobs(environment: Environment, reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
+        SlurmQuery.pendingJobs(runner: CommandRunner(environment: environment, reaping: reaping))
+    }
+
+    public func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, reaping: any ChildReaping) -> String? {
+        // `%A` is the id the controller keeps the script under (an unsplit array's `12_[1-3]` is `12`).
+        let id = job.fields["A"].flatMap { $0.isEmpty ? nil : $0 } ?? job.jobID
+        return SlurmQuery.batchScriptFirstLine(id, runner: CommandRunner(environment: environment, reaping: reaping))
+    }
 }
 
 public enum SlurmQuery {
@@ -200,6 +210,58 @@ public enum SlurmQuery {
                               startTime: value(fields, "Start").flatMap { Timestamp(parsing: $0) },
                               timeLimit: value(fields, "TimeLimit"), workDir: value(fields, "WorkDir"),
                               jobName: value(fields, "JobName"), fields: fields)
+    }
+
+    // MARK: Pending jobs (issue 8, item 12)
+
+    /// The `squeue` fields of the listing, in output order. Job name and working directory are
+    /// free text, so the separator is the ASCII unit separator, which neither holds in practice.
+    static let pendingFields = ["i", "A", "T", "r", "S", "V", "P", "Y", "j", "Z"]
+    static let pendingSeparator: Character = "\u{1F}"
+
+    /// One `squeue` call: the user's pending jobs (arrays not split into tasks).
+    static func pendingJobs(runner: CommandRunner) -> Result<[BatchJobRecord], BatchUnavailableError> {
+        let format = pendingFields.map { "%" + $0 }.joined(separator: String(pendingSeparator))
+        let result = runner.run(["squeue", "--me", "--noheader", "--states=PENDING", "--format=" + format])
+        guard result.succeeded else {
+            return .failure(BatchUnavailableError(reason: result.failureDescription(timeout: runner.timeout)))
+        }
+        return .success(parsePendingJobs(result.stdout))
+    }
+
+    /// Lines that do not have every field are skipped.
+    public static func parsePendingJobs(_ output: String) -> [BatchJobRecord] {
+        output.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).compactMap(parsePendingLine)
+    }
+
+    static func parsePendingLine(_ line: Substring) -> BatchJobRecord? {
+        let c = line.split(separator: pendingSeparator, omittingEmptySubsequences: false).map(String.init)
+        guard c.count == pendingFields.count, !c[0].trimmingBlanks.isEmpty else { return nil }
+        var fields: [String: String] = [:]
+        for (key, text) in zip(pendingFields, c) { fields[key] = text }
+        func v(_ s: String) -> String? { isAbsentSlurmValue(s.trimmingBlanks) ? nil : s.trimmingBlanks }
+        let jobID = c[0].trimmingBlanks
+        let rawState = String(c[2].split(separator: " ").first ?? "")
+        let reason = v(c[3])
+        let start = v(c[4]).flatMap { Timestamp(parsing: $0) }
+        var estimate: StartEstimate?
+        if let start, let nodes = v(c[7]) { estimate = StartEstimate(time: start, nodes: nodes) }
+        let array = splitArrayID(jobID)
+        return BatchJobRecord(
+            jobID: jobID, state: BatchState.fromSlurm(rawState, reason: reason), rawState: rawState, reason: reason,
+            estimate: estimate, submitTime: v(c[5]).flatMap { Timestamp(parsing: $0) }, startTime: start,
+            workDir: c[9].isEmpty ? nil : c[9], jobName: c[8].isEmpty ? nil : c[8], partition: v(c[6]),
+            arrayJobID: array?.0, arrayTaskID: array?.1, fields: fields)
+    }
+
+    /// `scontrol write batch_script <id> -` prints the script the controller keeps. It exits 0
+    /// even when it cannot ("job script retrieval failed: …" on stderr), so empty output means
+    /// no script.
+    static func batchScriptFirstLine(_ jobID: String, runner: CommandRunner) -> String? {
+        let result = runner.run(["scontrol", "write", "batch_script", jobID, "-"])
+        guard result.succeeded, !result.stdout.isEmpty else { return nil }
+        let line = result.stdout.prefix { $0 != "\n" && $0 != "\r\n" }
+        return String(line.hasSuffix("\r") ? line.dropLast() : line)
     }
 
     // MARK: Cluster (R58)

@@ -20,11 +20,18 @@ public struct CleanupContext: Sendable {
     public var ask: @Sendable (String) -> String?
     /// This host (R10); nil means `thisHostName()`.
     public var host: String?
+    /// Started as `qq wipe`/`qq clear` through the front command rather than as `qq-wipe`/`qq-clear`.
+    public var viaFront: Bool
 
     public init(info: InfoContext, emit: @escaping @Sendable (CleanupOutput) -> Void, stdinIsTTY: Bool = false,
-                ask: @escaping @Sendable (String) -> String? = { _ in nil }, host: String? = nil) {
+                ask: @escaping @Sendable (String) -> String? = { _ in nil }, host: String? = nil,
+                viaFront: Bool = false) {
         self.info = info; self.emit = emit; self.stdinIsTTY = stdinIsTTY; self.ask = ask; self.host = host
+        self.viaFront = viaFront
     }
+
+    /// The command as the user typed it, for "rerun as …" hints: `qq clear` or `qq-clear`.
+    func command(_ sub: String) -> String { viaFront ? "qq \(sub)" : "qq-\(sub)" }
 
     /// This process: stdout, the log on stderr, the prompt on stderr and the answer from stdin.
     public static func live() -> CleanupContext {
@@ -37,7 +44,7 @@ public struct CleanupContext: Sendable {
         }, stdinIsTTY: isatty(0) == 1, ask: { prompt in
             writeAll(2, prompt)
             return readLine(strippingNewline: true)
-        })
+        }, viaFront: FrontCommand.ranThroughFront())
     }
 
     func log(_ level: LogLevel, _ message: String) { emit(.log(level, message)) }

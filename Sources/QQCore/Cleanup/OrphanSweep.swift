@@ -41,7 +41,13 @@ enum OrphanSweep {
         }
         let now = context.info.now()
         let skew = clockSkew(environment)
-        let candidates = findCandidates(system: system, environment: environment)
+        let (candidates, unlisted) = findCandidates(system: system, environment: environment)
+        // A qq-jobs dir of ours that cannot be read may hold orphans: say so, and do not claim a
+        // complete answer (exit 91).
+        for problem in unlisted {
+            context.error("\(problem.description); the job directories in it are not listed and none of them is deleted. "
+                          + "Restore its permissions (e.g. chmod u+rwx '\(problem.path)') and rerun.")
+        }
         let answers = concurrentMap(count: candidates.count, limit: 8) { i in
             let c = candidates[i]
             let record = c.info?.record ?? placeholderRecord(c)
@@ -62,7 +68,7 @@ enum OrphanSweep {
         let keptUnsynced = rows.filter { $0.orphan && !($0.synced == "yes" || o.includeUnsynced) }.count
         guard o.yes && !o.dryRun else {
             context.out("\(deletable.count) orphaned working \(deletable.count == 1 ? "directory" : "directories") would be deleted.\n")
-            return 0
+            return unlisted.isEmpty ? 0 : 91
         }
 
         var deleted = 0
@@ -75,8 +81,16 @@ enum OrphanSweep {
                 deleted += 1
             }
         }
-        context.info("Deleted \(deleted) orphaned working \(deleted == 1 ? "directory" : "directories"); \(keptUnsynced) kept (unsynchronized; rerun with --include-unsynced).")
-        return failed ? 91 : 0
+        var summary = "Deleted \(deleted) orphaned working \(deleted == 1 ? "directory" : "directories")"
+        if keptUnsynced > 0 {
+            // Only without --include-unsynced: then the hint names the flag that was missing.
+            summary += "; \(keptUnsynced) kept because their results may not have been copied back (SYNCED 'no' or '?'). "
+                + "Rerun as '\(context.command("wipe")) --orphans --yes --include-unsynced' to delete them too."
+        } else {
+            summary += "."
+        }
+        context.info(summary)
+        return failed || !unlisted.isEmpty ? 91 : 0
     }
 
     /// R140 steps 3–5 for one directory; nil when the directory is not listed (live).
@@ -159,7 +173,7 @@ enum OrphanSweep {
             case .slurm, .local:
                 for u in users { add("\(root == "/" ? "" : root)/\(u)/qq-jobs", system) }
             case .slurmIT4I, .slurmLumi:
-                for account in subdirectories(root) {
+                for account in (try? subdirectories(root).get()) ?? [] {
                     for u in users { add("\(root == "/" ? "" : root)/\(account)/\(u)/qq-jobs", system) }
                 }
             case .pbs: break
@@ -173,11 +187,21 @@ enum OrphanSweep {
         return out
     }
 
-    static func findCandidates(system: BatchSystemName, environment: Environment) -> [Candidate] {
+    /// The candidates, and the `qq-jobs` dirs of this user that exist but cannot be listed. Those
+    /// of other users (a fallback name like `jdoe2` may be someone else's) are not reported.
+    static func findCandidates(system: BatchSystemName, environment: Environment) -> ([Candidate], [SystemError]) {
         var candidates: [Candidate] = []
+        var unlisted: [SystemError] = []
         var seen = Set<String>()
         for (jobsDir, layoutSystem) in jobsDirectories(system: system, environment: environment) {
-            for name in subdirectories(jobsDir) where name.hasPrefix("job_") && name.count > 4 {
+            let names: [String]
+            switch subdirectories(jobsDir) {
+            case .success(let n): names = n
+            case .failure(let e):
+                if e.code != ENOENT, FileSystem.lstat(jobsDir)?.uid == getuid() { unlisted.append(e) }
+                continue
+            }
+            for name in names where name.hasPrefix("job_") && name.count > 4 {
                 let path = jobsDir + "/" + name
                 guard !seen.contains(path), let st = FileSystem.lstat(path), st.isDirectory, !st.isSymlink,
                       st.uid == getuid() else { continue }
@@ -188,7 +212,7 @@ enum OrphanSweep {
                 }
             }
         }
-        return candidates
+        return (candidates, unlisted)
     }
 
     static func candidate(path: String, name: String, layoutSystem: BatchSystemName, mtime: Int,
@@ -196,7 +220,12 @@ enum OrphanSweep {
         let markerPath = path + "/.qq-run-marker"
         var marker: WorkDirMarker?
         var markerMTime: Int?
-        if let st = FileSystem.lstat(markerPath) {
+        switch WorkDirSafety.presence(of: markerPath) {
+        case .gone: break
+        case .unknown(let error):
+            Log.warning("Skipping '\(path)': its marker cannot be examined: \(error.reason)")
+            return nil
+        case .present(let st):
             do {
                 marker = try InfoFile.loadMarker(path: markerPath)
                 markerMTime = Int(st.mtimeSeconds)
@@ -250,8 +279,8 @@ enum OrphanSweep {
     }
 
     /// Names of the real subdirectories (not symlinks) of `path`, sorted.
-    static func subdirectories(_ path: String) -> [String] {
-        guard let dir = opendir(path) else { return [] }
+    static func subdirectories(_ path: String) -> Result<[String], SystemError> {
+        guard let dir = opendir(path) else { return .failure(.fromErrno("list", path)) }
         defer { closedir(dir) }
         var names: [String] = []
         while let e = readdir(dir) {
@@ -261,7 +290,7 @@ enum OrphanSweep {
             if name == "." || name == ".." { continue }
             if let st = FileSystem.lstat(path + "/" + name), st.isDirectory { names.append(name) }
         }
-        return names.sorted()
+        return .success(names.sorted())
     }
 
     // MARK: Output

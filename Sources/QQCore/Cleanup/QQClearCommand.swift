@@ -12,8 +12,9 @@ public enum QQClearCommand {
 
         Removes the runtime files (<job>.qqinfo, <job>.qqout and the .out/.err files named in the
         info files) of jobs that are no longer alive, from DIR or the current directory. Files
-        that no info file names are never touched. Files of finished jobs are kept unless --force
-        is given; files of jobs that may still be running are always kept.
+        that no info file names are never touched; a named file whose name does not end in .out,
+        .err or .qqout is reported and kept. Files of finished jobs are kept unless --force is
+        given; files of jobs that may still be running are always kept.
 
         options:
           --force     also remove the files of finished jobs, and of jobs in an unknown state that
@@ -110,13 +111,26 @@ public enum QQClearCommand {
             verdicts[path, default: []].append(ok)
             owners[path, default: []].append(job)
         }
+        var foreign: [String] = []
         for (i, job) in jobs.enumerated() {
             let ok = mayDelete(job, force: o.force)
             let r = job.record
             note(job.info.path, ok, i)
-            for name in [r.stdoutFile, r.stderrFile, replacingSuffix(of: r.jobName, with: ".qqout")]
+            for (field, name) in [("stdout_file", r.stdoutFile), ("stderr_file", r.stderrFile),
+                                  ("job_name", replacingSuffix(of: r.jobName, with: ".qqout"))]
             where isPlainName(name) {
-                note(FileSystem.joinPath(dir, name), ok, i)
+                let path = FileSystem.joinPath(dir, name)
+                guard hasLogSuffix(name) else {
+                    // An info file is only text: a name without qq's suffixes may be anyone's data.
+                    if FileSystem.lstat(path) != nil && !foreign.contains(path) {
+                        foreign.append(path)
+                        context.warning("Keeping '\(path)': the info file '\(job.info.path)' names it as \(field), but qq-clear "
+                                        + "removes as logs only files ending in .out, .err or .qqout. "
+                                        + "Remove it yourself if it is a log you no longer need.")
+                    }
+                    continue
+                }
+                note(path, ok, i)
             }
         }
         // Unreadable info files are never deleted and protect nothing else by name: their names
@@ -130,8 +144,9 @@ public enum QQClearCommand {
             context.info("Nothing to clear.")
             return 0
         }
+        let rerun = "Rerun as '\(context.command("clear")) --force' to clear them forcibly."
         if removable.isEmpty && temporaries.isEmpty {
-            context.info("No qq files could be safely cleared. Rerun as 'qq clear --force' to clear them forcibly.")
+            context.info("No qq files could be safely cleared. \(rerun)")
             return 0
         }
 
@@ -158,7 +173,7 @@ public enum QQClearCommand {
         }
         context.info("Removed \(removed) qq \(removed == 1 ? "file" : "files").")
         if protected > 0 {
-            context.info("\(protected) qq files could not be safely cleared. Rerun as 'qq clear --force' to clear them forcibly.")
+            context.info("\(protected) qq files could not be safely cleared. \(rerun)")
         }
         return failed ? 91 : 0
     }
@@ -168,8 +183,18 @@ public enum QQClearCommand {
         let r = job.record
         guard let wd = r.workDir, r.synchronized != true, r.wiped == nil,
               FileSystem.normalizeLexically(wd) != FileSystem.normalizeLexically(r.inputDir),
-              FileSystem.lstat(wd) != nil else { return }
-        context.info("Note: the working directory '\(wd)' of job '\(r.jobID)' still exists; it can be removed later with 'qq wipe --orphans --include-unsynced --yes'.")
+              !WorkDirSafety.presence(of: wd).isGone else { return }
+        context.info("Note: the working directory '\(wd)' of job '\(r.jobID)' still exists; it can be removed later with '\(context.command("wipe")) --orphans --include-unsynced --yes'.")
+    }
+
+    /// The suffixes of the logs qq and qq-run create. With `.qqinfo` (the info file itself, found by
+    /// its suffix) these are the only files qq-clear removes. A log name ending in `.qqinfo` is
+    /// refused too: it would be another job's info file, which goes only on its own verdict.
+    static let logSuffixes = [".out", ".err", ".qqout"]
+
+    /// `name` ends in a log suffix and has something before it (`.out` alone is not a log name).
+    static func hasLogSuffix(_ name: String) -> Bool {
+        logSuffixes.contains { name.hasSuffix($0) && name.count > $0.count }
     }
 
     /// A bare file name: no `/`, not `.` or `..`, not empty.

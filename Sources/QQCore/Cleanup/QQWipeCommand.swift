@@ -166,13 +166,13 @@ public enum QQWipeCommand {
                                                                 clockSkew: clockSkew(environment))))
 
         // R132: already wiped, and gone.
-        if let wiped = r.wiped, let wd = r.workDir, FileSystem.lstat(wd) == nil {
+        if let wiped = r.wiped, let wd = r.workDir, WorkDirSafety.presence(of: wd).isGone {
             context.info("Working directory was already deleted at \(wiped).")
             return .wiped
         }
         // R58: never act on a possibly live job, not even with --force.
         if let live = job.live { return .unsuitable(live.refusal(jobID: r.jobID)) }
-        if !o.force, let reason = unsuitability(job) { return .unsuitable(reason) }
+        if !o.force, let reason = unsuitability(job, command: context.command("wipe")) { return .unsuitable(reason) }
 
         let verdict: WorkDirSafety.Verdict
         switch WorkDirSafety.check(workDir: r.workDir, record: r, environment: environment, host: context.host) {
@@ -215,8 +215,9 @@ public enum QQWipeCommand {
         return .wiped
     }
 
-    /// R133 rows 1–8 (row 0 is checked before, also with `--force`). nil: suitable.
-    static func unsuitability(_ job: EvaluatedJob) -> String? {
+    /// R133 rows 1–8 (row 0 is checked before, also with `--force`). nil: suitable. `command` is
+    /// how the user called qq-wipe, for the hint.
+    static func unsuitability(_ job: EvaluatedJob, command: String) -> String? {
         let r = job.record
         let state = job.status.realState
         if let wd = r.workDir, FileSystem.normalizeLexically(wd) == FileSystem.normalizeLexically(r.inputDir),
@@ -236,7 +237,7 @@ public enum QQWipeCommand {
             return "Job has been completed and was synchronized: working directory no longer exists."
         }
         if state == .finished {
-            return "It may not be safe to delete the working directory of a successfully finished job. Rerun as 'qq wipe --force' if sure."
+            return "It may not be safe to delete the working directory of a successfully finished job. Rerun as '\(command) --force' if sure."
         }
         if r.mainNode == nil || r.workDir == nil { return WorkDirRefusal.noWorkDir.description }
         if state == .inconsistent || state == .unknown, !(job.status.answer?.provesEnded ?? false) {

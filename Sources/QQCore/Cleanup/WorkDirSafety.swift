@@ -21,6 +21,10 @@ public enum WorkDirRefusal: Error, Sendable, Hashable, CustomStringConvertible {
     case markerUnreadable(workDir: String, reason: String)
     /// Node-local storage on another host.
     case otherNode(workDir: String, node: String)
+    /// The work dir could not be examined (anything but ENOENT): it may still be there, so it is
+    /// neither deleted nor taken as gone. `blocker` is the first directory on the way that this
+    /// user cannot search, when that is the cause.
+    case cannotExamine(workDir: String, error: SystemError, blocker: String?)
 
     public var description: String {
         switch self {
@@ -37,6 +41,10 @@ public enum WorkDirRefusal: Error, Sendable, Hashable, CustomStringConvertible {
         case .markerUnreadable(let wd, let reason):
             return "Working directory '\(wd)' has a marker that cannot be read (\(reason)); refusing to delete it."
         case .otherNode(let wd, let node): return "Working directory '\(wd)' is on node '\(node)'; run qq-wipe there."
+        case .cannotExamine(let wd, let error, let blocker):
+            let fix = blocker.map { "'\($0)' cannot be searched by you: restore its permissions (e.g. chmod u+rwx '\($0)') and try again." }
+                ?? "Fix the cause and try again."
+            return "Cannot examine the working directory '\(wd)': \(error.reason). It may still exist, so it is neither deleted nor taken as deleted. \(fix)"
         }
     }
 }
@@ -151,8 +159,14 @@ public enum WorkDirSafety {
                                                    environment: environment) else {
             return .failure(.notInKnownLocation(workDir))
         }
-        guard let st = FileSystem.lstat(workDir) else {
-            return .success(Verdict(location: location, exists: false))
+        let st: FileStatus
+        switch presence(of: workDir) {
+        case .gone: return .success(Verdict(location: location, exists: false))
+        case .unknown(let error):
+            // EACCES: a directory on the way denies search; name it so the user knows what to fix.
+            let blocker = error.code == EACCES ? firstUnsearchable(from: location.root, to: workDir) : nil
+            return .failure(.cannotExamine(workDir: workDir, error: error, blocker: blocker))
+        case .present(let s): st = s
         }
         if st.isSymlink { return .failure(.symlink(workDir)) }
         if !st.isDirectory { return .failure(.notADirectory(workDir)) }
@@ -164,10 +178,47 @@ public enum WorkDirSafety {
         return .success(Verdict(location: location, exists: true))
     }
 
+    /// Whether a path is there, by `lstat`.
+    public enum Presence: Sendable {
+        case present(FileStatus)
+        /// ENOENT: the only answer that proves it is gone.
+        case gone
+        /// Any other failure (EACCES on a parent, EIO, ELOOP, ENOTDIR…): it may still be there.
+        case unknown(SystemError)
+
+        public var isGone: Bool { if case .gone = self { return true }; return false }
+    }
+
+    /// The one rule every deleter and recorder shares: only ENOENT means gone.
+    public static func presence(of path: String) -> Presence {
+        if let st = FileSystem.lstat(path) { return .present(st) }
+        let code = errno
+        return code == ENOENT ? .gone : .unknown(SystemError(code: code, operation: "examine", path: path))
+    }
+
+    /// The first directory from `root` down to the parent of `path` that this user cannot search
+    /// (`access(X_OK)`), to name in the message; nil when none is.
+    static func firstUnsearchable(from root: String, to path: String) -> String? {
+        let rootN = FileSystem.normalizeLexically(root)
+        guard FileSystem.isSameOrInside(path, rootN), path != rootN else { return nil }
+        var current = rootN
+        if access(current, X_OK) != 0 { return current }
+        let below = path.dropFirst(rootN == "/" ? 1 : rootN.count + 1).split(separator: "/").dropLast()
+        for c in below {
+            current = (current == "/" ? "" : current) + "/" + c
+            if access(current, X_OK) != 0 { return current }
+        }
+        return nil
+    }
+
     /// The marker, if present, must name `jobID` (R8). Read with `O_NOFOLLOW`.
     public static func markerRefusal(workDir: String, jobID: String) -> WorkDirRefusal? {
         let path = workDir + "/.qq-run-marker"
-        guard FileSystem.lstat(path) != nil else { return nil }
+        switch presence(of: path) {
+        case .gone: return nil
+        case .unknown(let error): return .markerUnreadable(workDir: workDir, reason: error.reason)
+        case .present: break
+        }
         do {
             let marker = try InfoFile.loadMarker(path: path)
             return sameJob(marker.jobID, jobID) ? nil : .markerNamesOtherJob(workDir: workDir, other: marker.jobID)

@@ -64,10 +64,49 @@ enum Discovery {
 
     struct LoadFailure: Error { var message: String }
 
+    static let targetHint = "Give an info file (*.qqinfo), a directory or a job id."
+
+    /// A target that is neither a regular file nor a directory, said plainly instead of being
+    /// taken for a job id ("Job 'fifo.qqinfo' does not exist"): something else that exists (a
+    /// FIFO, a device, a socket, directly or through a symlink), a dangling symlink, or a path
+    /// (it has a `/` or ends in `.qqinfo`, which no job id does) that cannot be reached. nil: the
+    /// target is a job id. Nothing is opened, so a FIFO or `/dev/zero` cannot block or flood us.
+    static func targetProblem(_ target: String, status: FileStatus?) -> String? {
+        let viaLink = FileSystem.lstat(target)?.isSymlink == true
+        if let status {
+            let what = (viaLink ? "a symbolic link to " : "") + fileKind(status)
+            return "'\(target)' is \(what), not a qq info file. \(targetHint)"
+        }
+        if viaLink { return "'\(target)' is a symbolic link to something that does not exist. \(targetHint)" }
+        guard target.contains("/") || target.hasSuffix(".qqinfo") else { return nil }
+        guard FileSystem.stat(target) == nil else { return nil }  // appeared meanwhile
+        let code = errno
+        if code == ENOENT || code == ENOTDIR { return "'\(target)' does not exist. \(targetHint)" }
+        return SystemError(code: code, operation: "access", path: target).description + "."
+    }
+
+    /// What a non-regular, non-directory file is, for messages.
+    static func fileKind(_ s: FileStatus) -> String {
+        switch s.fileType {
+        case UInt32(S_IFIFO): return "a FIFO (named pipe)"
+        case UInt32(S_IFCHR): return "a character device"
+        case UInt32(S_IFBLK): return "a block device"
+        case UInt32(S_IFSOCK): return "a socket"
+        case UInt32(S_IFDIR): return "a directory"
+        case UInt32(S_IFREG): return "a regular file"
+        default: return "a special file"
+        }
+    }
+
     static func load(_ path: String, retries: Int = 3, loader: InfoLoader) -> Result<LoadedInfo, LoadFailure> {
         switch loader(path, retries) {
         case .success(let record): return .success(LoadedInfo(path: path, record: record, mtime: FileSystem.stat(path).map { Int($0.mtimeSeconds) }))
-        case .failure(let error): return .failure(LoadFailure(message: error.description))
+        case .failure(let error):
+            // Swapped for a FIFO or a device after the scan: say what it is now.
+            if let st = FileSystem.stat(path), !st.isRegular, let problem = targetProblem(path, status: st) {
+                return .failure(LoadFailure(message: problem))
+            }
+            return .failure(LoadFailure(message: error.description))
         }
     }
 }

@@ -58,11 +58,12 @@ indirect enum JSONValue {
 }
 
 enum InfoJSON {
-    static func document(jobs: [(LoadedInfo, JobStatus)], errors: [(target: String, message: String)],
-                         baseDirectory: String) -> String {
+    static func document(jobs: [(LoadedInfo, JobStatus)], pending: [PendingJob] = [],
+                         errors: [(target: String, message: String)], baseDirectory: String) -> String {
         let doc = JSONValue.object([
             ("schema", .string("qq-info/1")),
             ("jobs", .array(jobs.map { job(info: $0.0, status: $0.1, baseDirectory: baseDirectory) })),
+            ("pending_jobs", .array(pending.map(pendingJob))),
             ("errors", .array(errors.map { .object([("target", .string($0.target)), ("message", .string($0.message))]) })),
         ])
         return doc.serialized() + "\n"
@@ -117,6 +118,7 @@ enum InfoJSON {
             ("stage_out", r.stageOut.map { s in
                 .object([("mode", .string(s.mode.rawValue)), ("files", .int(s.files)), ("bytes", .int(s.bytes)),
                          ("seconds", .double(s.seconds)), ("errors", .int(s.errors)), ("deleted", .int(s.deleted)),
+                         ("kept", .int(s.kept)),
                          ("not_copied", .int(s.notCopied)), ("not_copied_paths", .strings(s.notCopiedPaths))])
             } ?? .null),
             ("usage", r.usage.map { u in

@@ -207,6 +207,10 @@ public enum InfoPanel {
             if s.errors != 0 { text += ", \(s.errors) errors" }
             if s.notCopied != 0 { text += ", \(s.notCopied) not copied" }
             rows.append(PanelRow(key: "Stage out:", value: text, style: .value))
+            if s.kept != 0 {  // R99 as changed by issue 8: input-dir versions renamed aside
+                let files = s.kept == 1 ? "1 input-dir file" : "\(s.kept) input-dir files"
+                rows.append(PanelRow(key: "Kept:", value: "\(files) as *.qq-kept-\(r.jobID)", style: .value))
+            }
         }
         if let wiped = r.wiped {
             rows.append(PanelRow(key: "Work dir:", value: "wiped at \(wiped)", style: .value))

@@ -42,7 +42,8 @@ public enum QQInfoCommand {
         Shows the state of qq jobs from their info files (*.qqinfo).
 
         TARGET is an info file, a directory (its *.qqinfo files are shown), or a job id.
-        Without a TARGET the current directory is scanned.
+        Without a TARGET the current directory is scanned. Jobs submitted from a scanned
+        directory that have not started yet (no info file) are shown from the batch system.
 
         options:
           -s, --short   one line per job: the job id and its state
@@ -106,7 +107,13 @@ public enum QQInfoCommand {
         }
 
         let cwd = FileSystem.logicalCurrentDirectory(environment: environment)
-        let (jobs, errors) = collectJobs(options.targets, environment: environment, context: context, directory: cwd)
+        let scan = scanTargets(options.targets, environment: environment, context: context, directory: cwd)
+        let jobs = scan.jobs
+        // Issue 8, item 12: jobs submitted from a scanned directory that have not started yet.
+        let pending = options.noBatch ? PendingJobs.Outcome()
+            : PendingJobs.find(in: scan.directories, known: jobs, environment: environment, context: context)
+        if let reason = pending.unavailable { Log.debug("Could not list the jobs waiting in the queue: \(reason).") }
+        let errors = scan.errors(pending: pending)
         for e in errors { Log.error(e.message) }
 
         let answers = queryAll(jobs, noBatch: options.noBatch, environment: environment, context: context)
@@ -118,8 +125,8 @@ public enum QQInfoCommand {
 
         var out = ""
         if options.json {
-            out = InfoJSON.document(jobs: zip(jobs, statuses).map { ($0.0, $0.1) }, errors: errors,
-                                    baseDirectory: cwd)
+            out = InfoJSON.document(jobs: zip(jobs, statuses).map { ($0.0, $0.1) }, pending: pending.jobs,
+                                    errors: errors, baseDirectory: cwd)
         } else {
             let colors = context.stdoutIsTTY && environment.nonEmpty("NO_COLOR") == nil
             let columns = context.stdoutIsTTY ? context.terminalColumns : nil
@@ -132,7 +139,11 @@ public enum QQInfoCommand {
                     out += "\n" + InfoPanel.render(record: job.record, status: status, options: panel)
                 }
             }
-            if !options.short && !jobs.isEmpty { out += "\n" }
+            for job in pending.jobs {
+                out += options.short ? InfoPanel.pendingShortLine(job, colors: colors) + "\n"
+                    : "\n" + InfoPanel.renderPending(job, options: panel)
+            }
+            if !options.short && !(jobs.isEmpty && pending.jobs.isEmpty) { out += "\n" }
         }
         return (errors.isEmpty ? 0 : 91, out, "")
     }
@@ -142,31 +153,62 @@ public enum QQInfoCommand {
     /// returned, not logged.
     static func collectJobs(_ targets: [String], environment: Environment, context: InfoContext,
                             directory cwd: String) -> (jobs: [LoadedInfo], errors: [(target: String, message: String)]) {
+        let scan = scanTargets(targets, environment: environment, context: context, directory: cwd)
+        return (scan.jobs, scan.errors(pending: nil))
+    }
+
+    /// What the targets gave: the loaded files, the directories scanned, and the errors.
+    struct TargetScan {
         var jobs: [LoadedInfo] = []
-        var errors: [(target: String, message: String)] = []
-        func fail(_ target: String, _ message: String) { errors.append((target, message)) }
+        /// Every directory target that could be read, as given.
+        var directories: [String] = []
+        /// In target order; `emptyDirectory` marks R119's "No qq job info file found.", which a
+        /// job still waiting in the queue for that directory replaces (issue 8, item 12).
+        var failures: [(target: String, message: String, emptyDirectory: Bool)] = []
+
+        func errors(pending: PendingJobs.Outcome?) -> [(target: String, message: String)] {
+            failures.compactMap { f in
+                guard f.emptyDirectory, let pending else { return (f.target, f.message) }
+                if pending.directoriesWithJobs.contains(f.target) { return nil }
+                if let reason = pending.unavailable {
+                    return (f.target, f.message + " Jobs still waiting in the queue could not be listed: \(reason).")
+                }
+                return (f.target, f.message)
+            }
+        }
+    }
+
+    static func scanTargets(_ targets: [String], environment: Environment, context: InfoContext,
+                            directory cwd: String) -> TargetScan {
+        var scan = TargetScan()
+        func fail(_ target: String, _ message: String, emptyDirectory: Bool = false) {
+            scan.failures.append((target, message, emptyDirectory))
+        }
         for target in targets.isEmpty ? ["."] : targets {
             let st = FileSystem.stat(target)
             if st?.isRegular == true {
                 switch Discovery.load(target, loader: context.loadInfo) {
-                case .success(let info): jobs.append(info)
+                case .success(let info): scan.jobs.append(info)
                 case .failure(let f): fail(target, f.message)
                 }
             } else if st?.isDirectory == true {
                 let paths: [String]
                 do { paths = try Discovery.infoFiles(in: target) } catch { fail(target, error.description); continue }
-                if paths.isEmpty { fail(target, "No qq job info file found."); continue }
+                scan.directories.append(target)
+                if paths.isEmpty { fail(target, "No qq job info file found.", emptyDirectory: true); continue }
                 let (loaded, failed) = Discovery.loadSorted(paths, loader: context.loadInfo)
                 for (path, message) in failed { fail(path, message) }
-                jobs += loaded
+                scan.jobs += loaded
+            } else if let problem = Discovery.targetProblem(target, status: st) {
+                fail(target, problem)
             } else {
                 switch JobIDResolver.resolve(target, environment: environment, context: context, directory: cwd) {
-                case .success(let info): jobs.append(info)
+                case .success(let info): scan.jobs.append(info)
                 case .failure(let e): fail(target, e.message)
                 }
             }
         }
-        return (jobs, errors)
+        return scan
     }
 
     /// R122: one query per job (files of the same job share it), at most 8 at a time; none for

@@ -18,6 +18,21 @@ public enum FrontCommand {
         'qq' on PATH).
         """
 
+    /// R4: the commands that stay with the Python qq. Only these are suggested as "use the Python
+    /// qq"; anything else is not a qq command at all.
+    public static let pythonSubcommands = ["submit", "kill", "go", "cd", "sync", "jobs", "stat", "nodes", "queues",
+                                           "shebang", "respawn"]
+
+    /// What `qq <sub>` passes as argv[0] to `qq-<sub>`: the words the user typed. R13 keeps the
+    /// arguments and the environment unchanged, so argv[0] is the one place to say it; the tools'
+    /// "rerun as …" hints then name the command the user knows.
+    public static func argv0(for sub: String) -> String { "qq " + sub }
+
+    /// True when this process was started by the front command (`qq clear`, not `qq-clear`).
+    public static func ranThroughFront(argv0: String? = CommandLine.arguments.first) -> Bool {
+        argv0.map { $0.hasPrefix("qq ") && ownSubcommands.contains(String($0.dropFirst(3))) } ?? false
+    }
+
     /// Returns only when it could not exec; the value is the exit code.
     public static func main(arguments: [String], environment env: Environment) -> Int32 {
         guard let sub = arguments.first else {
@@ -44,7 +59,7 @@ public enum FrontCommand {
                 writeError("qq: cannot execute '\(tool)': not found in the directory of qq or on PATH\n")
                 return 127
             }
-            exec(path, [tool] + rest, env)
+            exec(path, [argv0(for: sub)] + rest, env)
             writeError("qq: cannot execute '\(tool)': \(String(cString: strerror(errno)))\n")
             return 127
         }
@@ -53,14 +68,17 @@ public enum FrontCommand {
 
     /// R15: `QQ_DELEGATE`, else the next `qq` on PATH that is not this file; pid-guarded.
     static func delegate(sub: String, arguments: [String], environment env: Environment) -> Int32 {
-        let notProvided = "qq: '\(sub)' is not provided by this installation (it is part of the Python qq).\n"
         if env["QQ_FRONT_DELEGATED"] == String(getpid()) {
-            writeError(notProvided)
+            writeError(notDelegated(sub, why: "delegating it would run this qq again (QQ_DELEGATE or the next 'qq' on PATH leads back here)"))
             return 2
         }
         var target: String?
         if let d = env.nonEmpty("QQ_DELEGATE") {
             target = findExecutable(d, path: env["PATH"])
+            if target == nil {
+                writeError(notDelegated(sub, why: "QQ_DELEGATE='\(d)' is not an executable program"))
+                return 2
+            }
         } else {
             let me = FileSystem.stat("/proc/self/exe")
             for dir in (env["PATH"] ?? "").split(separator: ":") {
@@ -72,7 +90,7 @@ public enum FrontCommand {
             }
         }
         guard let target else {
-            writeError(notProvided)
+            writeError(notDelegated(sub, why: "no Python qq was found (QQ_DELEGATE is not set and there is no other 'qq' on PATH)"))
             return 2
         }
         var childEnv = env
@@ -80,6 +98,19 @@ public enum FrontCommand {
         exec(target, [target] + arguments, childEnv)
         writeError("qq: cannot execute '\(target)': \(String(cString: strerror(errno)))\n")
         return 127
+    }
+
+    /// Why `sub` could not be run, and what to do: a Python qq command needs the Python qq; any
+    /// other word is not a qq command, whatever qq is installed.
+    static func notDelegated(_ sub: String, why: String) -> String {
+        let own = ownSubcommands.joined(separator: ", ")
+        if pythonSubcommands.contains(sub) {
+            return "qq: '\(sub)' is a command of the Python qq, and \(why). "
+                + "Install the Python qq after this qq on PATH, or set QQ_DELEGATE to its path. "
+                + "This installation provides: \(own).\n"
+        }
+        return "qq: '\(sub)' is not a qq command. Commands of this installation: \(own); "
+            + "of the Python qq: \(pythonSubcommands.joined(separator: ", ")). See 'qq --help'.\n"
     }
 
     /// The directory of the running executable: /proc/self/exe, else argv[0] on PATH (R14).

@@ -37,7 +37,7 @@ struct Invocation: Sendable {
             throw .fatal(error.description)
         }
         if arguments.help { print(RunnerArguments.usage); throw .terminatedNormally }
-        if arguments.version { print("qq-run \(QQVersion.version)"); throw .terminatedNormally }
+        if arguments.version { print(QQVersion.versionLine("qq-run")); throw .terminatedNormally }
         var env = environment
         if arguments.local { env["QQ_BATCH_SYSTEM"] = "Local" }
         let initialDirectory = FileSystem.logicalCurrentDirectory(environment: env)

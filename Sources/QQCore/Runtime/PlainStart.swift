@@ -220,9 +220,14 @@ struct PlainStart {
                     return (path, StateKeeper(path: path, jobID: jobID, managed: false, record: record))
                 }
                 if index == 0 {
-                    let owner = (try? InfoFile.load(path: path).jobID) ?? "unknown"
                     let next = dir + "/" + replacingSuffix(of: candidates[1], with: ".qqinfo")
-                    Log.warning("Info file '\(path)' belongs to job '\(owner)', which may still be running; using '\(next)' instead.")
+                    do {
+                        let owner = try InfoFile.load(path: path).jobID
+                        Log.warning("Info file '\(path)' belongs to job '\(owner)', which may still be running; using '\(next)' instead.")
+                    } catch {
+                        // A file that cannot be read names no job; it is kept as it is.
+                        Log.warning("Info file '\(path)' is corrupt or unreadable (\(error.description)); it is kept untouched and this job uses '\(next)' instead. Check it, and remove it if no job uses it.")
+                    }
                 }
             } catch {
                 throw .fatal("Cannot create qq info file '\(path)': \(error.reason).")

@@ -24,6 +24,8 @@ enum StageIn {
         for path in included where FileSystem.lstat(path) == nil {
             throw .error("Included path '\(path)' does not exist.")
         }
+        try Preflight.check(context: context, workDir: workDir, inputDir: inputDir, filter: filter, included: included,
+                            supervisor: supervisor, heartbeat: heartbeat)
         let engine = context.copyEngine(resources: record.resources,
                                         shouldStop: { [supervisor] in supervisor.stopRequested.load(ordering: .acquiring) })
         let target = workDir.path

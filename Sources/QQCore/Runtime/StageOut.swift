@@ -77,14 +77,16 @@ enum StageOut {
         }
         let includedNames = Set(record.includedFiles.map { PathBytes(FileSystem.baseName($0).utf8) })
         let manifest = staged.manifest
+        // Rerun logs replace older logs; every other input-dir file in the way is kept aside (issue 8, item 7).
+        let keep = StageOutKeep(jobID: context.jobID, replaceable: [PathBytes(record.stdoutFile.utf8), PathBytes(record.stderrFile.utf8)])
         let result = supervisor.runBlocking(tickInterval: context.heartbeatInterval, tick: beat) {
             engine.stageOut(from: path, to: inputDir, manifest: manifest, controlFiles: WorkDir.controlFileNames,
-                            includedNames: includedNames)
+                            includedNames: includedNames, keep: keep)
         }
         let stats = result.stats
         for deleted in result.deleted { Log.debug("Deleted in the work dir by the script: '\(deleted.displayText)'.") }
         var out = StageOutStats(mode: .transfer, files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds),
-                                errors: stats.failures.count, deleted: result.deleted.count)
+                                errors: stats.failures.count, deleted: result.deleted.count, kept: result.kept.count)
         Log.info("Staged out \(stats.files) files (\(Size.format(bytes: stats.bytes))) in \(formatSeconds(stats.seconds)) s.")
         var keepReason: String?
         var error: String?
@@ -123,6 +125,7 @@ enum StageOut {
         m.seconds = roundedSeconds(a.seconds + b.seconds)
         m.errors += a.errors
         m.deleted = a.deleted
+        m.kept = a.kept
         return m
     }
 }

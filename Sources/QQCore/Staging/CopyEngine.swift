@@ -153,14 +153,18 @@ public struct CopyEngine: Sendable {
         public var deleted: [PathBytes] = []
         /// New or changed results under a top-level included name, left in the work dir (R99).
         public var underIncludedPaths: [PathBytes] = []
+        /// Input-dir files renamed aside before a result took their name (R99, issue 8).
+        public var kept: [KeptFile] = []
     }
 
     /// Copies every regular file and symlink of `workDir` that is new or changed since stage-in
     /// (R99) into `inputDir`, each through a temporary name, verified before it is renamed into place
     /// and checked again on its final name. `controlFiles` are skipped at the top; nothing below an
-    /// `includedNames` entry is copied back.
+    /// `includedNames` entry is copied back. An input-dir file in the way that was not staged in, or
+    /// that changed since, is first renamed aside as `<name>.qq-kept-<job id>` (`keep`), with a WARNING.
     public func stageOut(from workDir: String, to inputDir: String, manifest: Manifest,
-                         controlFiles: Set<PathBytes>, includedNames: Set<PathBytes>) -> StageOutResult {
+                         controlFiles: Set<PathBytes>, includedNames: Set<PathBytes>,
+                         keep: StageOutKeep = StageOutKeep(jobID: "job")) -> StageOutResult {
         var result = StageOutResult()
         let t0 = monotonicSeconds()
         let src = cqq_openat(AT_FDCWD, workDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
@@ -171,7 +175,7 @@ public struct CopyEngine: Sendable {
             return result
         }
         let root = DirNode(parent: nil, name: nil, dstZ: [0], srcFD: src, destination: .open(dst), finalMeta: nil, underIncluded: false)
-        let job = TreeCopy(engine: self, kind: .stageOut(manifest, controlFiles: controlFiles, includedNames: includedNames))
+        let job = TreeCopy(engine: self, kind: .stageOut(manifest, controlFiles: controlFiles, includedNames: includedNames, keep: keep))
         let workers = job.run([.list(root)])
         var failures: [CopyFailure] = []
         var matched = 0
@@ -183,6 +187,9 @@ public struct CopyEngine: Sendable {
             matched += w.matched
         }
         result.stats.failures = failures.sorted { $0.path.lexicographicallyPrecedes($1.path) }
+        result.kept = job.shared.kept.withLock { $0 }.sorted { $0.path.lexicographicallyPrecedes($1.path) }
+        let failed = Set(failures.map(\.path))
+        for k in result.kept { Log.warning(k.warning(inputDir: inputDir, copied: !failed.contains(k.path))) }
         result.underIncludedPaths.sort { $0.lexicographicallyPrecedes($1) }
         if matched < manifest.entries.count {
             var seen = Set<PathBytes>(minimumCapacity: matched)

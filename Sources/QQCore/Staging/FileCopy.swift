@@ -59,6 +59,8 @@ let verifyMismatch: Int32 = -1
 /// Shared between the workers of one copy: whether copy_file_range works between these file systems.
 final class CopyShared: @unchecked Sendable {
     let rangeUnsupported = Atomic<Bool>(false)
+    /// Input-dir files renamed aside by a stage-out (`KeepRule`).
+    let kept = Mutex<[KeptFile]>([])
 }
 
 extension CopyEngine {
@@ -142,7 +144,7 @@ extension CopyEngine {
     /// - `splitAt`: files at least this large are handed back as `.split`.
     func copyRegularOnce(_ srcDir: Int32, _ srcZ: ZName, _ dstDir: Int32, _ dstZ: ZName, rel: PathBytes,
                          direct: Bool, splitAt: Int64?, shared: CopyShared, scratch: CopyScratch,
-                         deadline: Double? = nil) -> Result<RegularDone, CopyFailure> {
+                         deadline: Double? = nil, keep: KeepRule? = nil) -> Result<RegularDone, CopyFailure> {
         let sfd = withZ(srcZ) { cqq_openat(srcDir, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0) }
         if sfd < 0 {
             if errno == ENOENT { return .success(.vanished) }
@@ -163,7 +165,7 @@ extension CopyEngine {
         func discard() { _ = withZ(target) { unlinkat(dstDir, $0, 0) } }
         if let splitAt, before.size >= splitAt, !verifyChecksum {
             return .success(.split(SplitFile(sfd: sfd, dfd: dfd, srcZ: srcZ, target: target, dstZ: dstZ, direct: direct,
-                                             before: before, rangeSize: splitRangeSize(before.size), streams: streams)))
+                                             before: before, rangeSize: splitRangeSize(before.size), streams: streams, keep: keep)))
         }
         var attempt = 0
         while true {
@@ -213,7 +215,7 @@ extension CopyEngine {
                 return .failure(CopyFailure(path: rel, code: e, operation: "write"))
             }
             if direct { return .success(.copied(written, after)) }
-            return renameVerified(dstDir, target, dstZ, rel: rel, written: written).map { .copied($0, after) }
+            return renameVerified(dstDir, target, dstZ, rel: rel, written: written, keep: keep, shared: shared).map { .copied($0, after) }
         }
     }
 
@@ -235,19 +237,41 @@ extension CopyEngine {
 
     /// Renames a verified temporary file over its name and checks the final name: same inode, size
     /// and mtime as the file written (R103). Returns the final status (a rename changes the ctime).
-    func renameVerified(_ dir: Int32, _ temp: ZName, _ final: ZName, rel: PathBytes, written: FileStatus) -> Result<FileStatus, CopyFailure> {
-        let renamed = withZ(temp) { t in withZ(final) { f in renameat(dir, t, dir, f) } }
-        if renamed != 0 {
-            let e = errno
-            _ = withZ(temp) { unlinkat(dir, $0, 0) }
-            return .failure(CopyFailure(path: rel, code: e, operation: "rename into place"))
-        }
+    /// `keep`: the file in the way is first renamed aside when the rule says so (recorded in `shared`).
+    func renameVerified(_ dir: Int32, _ temp: ZName, _ final: ZName, rel: PathBytes, written: FileStatus,
+                        keep: KeepRule? = nil, shared: CopyShared? = nil) -> Result<FileStatus, CopyFailure> {
+        if case .failure(let f) = renameIntoPlace(dir, temp, final, rel: rel, keep: keep, shared: shared) { return .failure(f) }
         guard let st = lstatZ(dir, final) else { return .failure(CopyFailure(path: rel, code: errno, operation: "stat")) }
         guard st.inode == written.inode, st.device == written.device, st.size == written.size,
               st.mtimeTotalNanos == written.mtimeTotalNanos else {
             return .failure(CopyFailure(path: rel, code: 0, operation: "verify the copy of"))
         }
         return .success(st)
+    }
+
+    /// Renames the finished temporary `temp` over `final`; with `keep`, what is in the way is first
+    /// renamed aside when the rule says so, and put back if the rename into place then fails.
+    /// The temporary is removed on failure.
+    func renameIntoPlace(_ dir: Int32, _ temp: ZName, _ final: ZName, rel: PathBytes, keep: KeepRule?,
+                         shared: CopyShared?) -> Result<Void, CopyFailure> {
+        var kept: KeptFile?
+        if let keep {
+            switch keep.apply(dir, final, rel: rel) {
+            case .success(let k): kept = k
+            case .failure(let f):
+                _ = withZ(temp) { unlinkat(dir, $0, 0) }
+                return .failure(f)
+            }
+        }
+        let renamed = withZ(temp) { t in withZ(final) { f in renameat(dir, t, dir, f) } }
+        if renamed != 0 {
+            let e = errno
+            _ = withZ(temp) { unlinkat(dir, $0, 0) }
+            kept?.putBack(dir, final)
+            return .failure(CopyFailure(path: rel, code: e, operation: "rename into place"))
+        }
+        if let kept { shared?.kept.withLock { $0.append(kept) } }
+        return .success(())
     }
 
     func failure(_ rel: PathBytes, _ code: Int32) -> CopyFailure {
@@ -265,7 +289,8 @@ extension CopyEngine {
     /// final name (replacing what is there), otherwise a temporary name renamed into place.
     /// Returns the link's status on its final name.
     func copySymlinkZ(_ srcDir: Int32, _ srcZ: ZName, _ dstDir: Int32, _ dstZ: ZName, rel: PathBytes,
-                      source: FileStatus?, direct: Bool) -> Result<(FileStatus, FileStatus), CopyFailure> {
+                      source: FileStatus?, direct: Bool, keep: KeepRule? = nil,
+                      shared: CopyShared? = nil) -> Result<(FileStatus, FileStatus), CopyFailure> {
         guard let source = source ?? lstatZ(srcDir, srcZ) else {
             return .failure(CopyFailure(path: rel, code: errno, operation: "stat"))
         }
@@ -284,12 +309,7 @@ extension CopyEngine {
         if made != 0 { return .failure(CopyFailure(path: rel, code: errno, operation: "create link")) }
         _ = withZ(target) { cqq_utimensat(dstDir, $0, source.mtimeSeconds, source.mtimeNanos, 1) }
         if !direct {
-            let renamed = withZ(target) { t in withZ(dstZ) { d in renameat(dstDir, t, dstDir, d) } }
-            if renamed != 0 {
-                let e = errno
-                _ = withZ(target) { unlinkat(dstDir, $0, 0) }
-                return .failure(CopyFailure(path: rel, code: e, operation: "rename into place"))
-            }
+            if case .failure(let f) = renameIntoPlace(dstDir, target, dstZ, rel: rel, keep: keep, shared: shared) { return .failure(f) }
         }
         guard let final = lstatZ(dstDir, dstZ) else { return .failure(CopyFailure(path: rel, code: errno, operation: "stat")) }
         return .success((final, source))
@@ -307,6 +327,7 @@ final class SplitFile: @unchecked Sendable {
     let target: ZName
     let dstZ: ZName
     let direct: Bool
+    let keep: KeepRule?
     let before: FileStatus
     let rangeSize: Int64
     let rangeCount: Int
@@ -317,8 +338,8 @@ final class SplitFile: @unchecked Sendable {
     let error = Atomic<Int32>(0)
 
     init(sfd: Int32, dfd: Int32, srcZ: ZName, target: ZName, dstZ: ZName, direct: Bool, before: FileStatus,
-         rangeSize: Int64, streams: Int) {
-        self.sfd = sfd; self.dfd = dfd; self.srcZ = srcZ; self.target = target; self.dstZ = dstZ
+         rangeSize: Int64, streams: Int, keep: KeepRule?) {
+        self.sfd = sfd; self.dfd = dfd; self.srcZ = srcZ; self.target = target; self.dstZ = dstZ; self.keep = keep
         self.direct = direct; self.before = before; self.rangeSize = rangeSize
         rangeCount = Int((before.size + rangeSize - 1) / rangeSize)
         chains = max(1, min(rangeCount, streams / 2))

@@ -115,7 +115,7 @@ final class DirNode: @unchecked Sendable {
 final class TreeCopy: @unchecked Sendable {
     enum Kind {
         case stageIn(StageFilter)
-        case stageOut(Manifest, controlFiles: Set<PathBytes>, includedNames: Set<PathBytes>)
+        case stageOut(Manifest, controlFiles: Set<PathBytes>, includedNames: Set<PathBytes>, keep: StageOutKeep)
     }
 
     enum Task {
@@ -163,6 +163,7 @@ final class TreeCopy: @unchecked Sendable {
     private let manifest: Manifest
     private let controlFiles: Set<PathBytes>
     private let includedNames: Set<PathBytes>
+    private let keep: StageOutKeep
     private let splitAt: Int64?
 
     static let progressInterval: Int64 = 60_000_000_000
@@ -174,10 +175,10 @@ final class TreeCopy: @unchecked Sendable {
         case .stageIn(let f):
             isStageIn = true; label = "in"; filter = f
             filterNeedsPath = !f.excludes.isEmpty || !f.exactPaths.isEmpty
-            manifest = Manifest(); controlFiles = []; includedNames = []
-        case .stageOut(let m, let c, let i):
+            manifest = Manifest(); controlFiles = []; includedNames = []; keep = StageOutKeep(jobID: "")
+        case .stageOut(let m, let c, let i, let k):
             isStageIn = false; label = "out"; filter = StageFilter(); filterNeedsPath = false
-            manifest = m; controlFiles = c; includedNames = i
+            manifest = m; controlFiles = c; includedNames = i; keep = k
         }
         splitAt = engine.streams > 1 ? engine.splitThreshold : nil
         nextReport = Atomic(Int64(monotonicSeconds() * 1e9) + TreeCopy.progressInterval)
@@ -460,18 +461,19 @@ final class TreeCopy: @unchecked Sendable {
         case .success(let fd): dfd = fd
         case .failure(let e): w.fail(rel, e.code, "create the directory of"); return
         }
-        if let recorded, let now = lstatZ(dfd, z),
-           now.size != recorded.sourceSize || now.mtimeTotalNanos != recorded.sourceMtimeNanos {
-            Log.warning("'\(rel.displayText)' changed in the input directory during the job; the job's version wins.")
-        }
+        // Never destroy an input-dir file that was not staged in or that changed since (R99 as
+        // changed by issue 8): decided on the destination just before the rename into place.
+        let rule: KeepRule? = node.isRoot && keep.replaceable.contains(rel) ? nil
+            : KeepRule(suffix: keep.suffix, staged: recorded.map { ($0.sourceSize, $0.sourceMtimeNanos) })
         if st.isRegular {
             let outcome = engine.withRetries {
                 engine.copyRegularOnce(node.srcFD, z, dfd, z, rel: rel, direct: false, splitAt: splitAt,
-                                       shared: shared, scratch: w.scratch)
+                                       shared: shared, scratch: w.scratch, keep: rule)
             }
             regularDone(outcome, node, rel, w)
         } else {
-            switch engine.withRetries({ engine.copySymlinkZ(node.srcFD, z, dfd, z, rel: rel, source: st, direct: false) }) {
+            switch engine.withRetries({ engine.copySymlinkZ(node.srcFD, z, dfd, z, rel: rel, source: st, direct: false,
+                                                            keep: rule, shared: shared) }) {
             case .success: w.stats.files += 1
             case .failure(let f): record(f, w)
             }
@@ -548,7 +550,8 @@ final class TreeCopy: @unchecked Sendable {
                     regularDone(.success(.copied(written, after)), node, rel, w)
                     return
                 }
-                if case .success(let final) = engine.renameVerified(dstDir, f.target, f.dstZ, rel: rel, written: written) {
+                if case .success(let final) = engine.renameVerified(dstDir, f.target, f.dstZ, rel: rel, written: written,
+                                                                    keep: f.keep, shared: shared) {
                     regularDone(.success(.copied(final, after)), node, rel, w)
                     return
                 }
@@ -564,7 +567,7 @@ final class TreeCopy: @unchecked Sendable {
         }
         let outcome = engine.withRetries {
             engine.copyRegularOnce(node.srcFD, f.srcZ, dstDir, f.dstZ, rel: rel, direct: f.direct, splitAt: nil,
-                                   shared: shared, scratch: w.scratch)
+                                   shared: shared, scratch: w.scratch, keep: f.keep)
         }
         regularDone(outcome, node, rel, w)
     }

@@ -63,7 +63,7 @@ public enum InfoFile {
         var previous: [UInt8]? = nil
         while true {
             let bytes: [UInt8]
-            do { bytes = try FileSystem.readBytes(path) } catch { throw .unreadable(error) }
+            do { bytes = try FileSystem.readBytes(path, regularOnly: true) } catch { throw .unreadable(error) }
             do {
                 let record = try InfoFileCodec.decodeInfo(bytes: bytes, path: path)
                 // A file cut short by a truncate-then-write writer may still parse. qq's files end

@@ -362,6 +362,7 @@ struct FieldReader {
             case "seconds": s.seconds = try double(e.value, n) ?? 0
             case "errors": s.errors = try int(e.value, n) ?? 0
             case "deleted": s.deleted = try int(e.value, n) ?? 0
+            case "kept": s.kept = try int(e.value, n) ?? 0
             case "not_copied": s.notCopied = try int(e.value, n) ?? 0
             case "not_copied_paths": s.notCopiedPaths = try stringList(e.value, n) ?? []
             default: Log.debug("Ignoring unknown key '\(e.key)' in 'stage_out' of '\(path)'.")

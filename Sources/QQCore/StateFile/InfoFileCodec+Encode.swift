@@ -263,6 +263,7 @@ extension InfoFileCodec {
             w.double("seconds", s.seconds, indent: 2)
             if s.errors != 0 { w.int("errors", s.errors, indent: 2) }
             if s.deleted != 0 { w.int("deleted", s.deleted, indent: 2) }
+            if s.kept != 0 { w.int("kept", s.kept, indent: 2) }
             if s.notCopied != 0 { w.int("not_copied", s.notCopied, indent: 2) }
             w.list("not_copied_paths", s.notCopiedPaths, indent: 2)
         }

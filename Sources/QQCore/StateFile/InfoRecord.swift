@@ -137,14 +137,17 @@ public struct StageOutStats: Sendable, Hashable {
     public var seconds: Double
     public var errors: Int
     public var deleted: Int
+    /// Input-dir files renamed aside as `<name>.qq-kept-<job id>` before a result took their name
+    /// (qq-run extension, R99 as changed by issue 8).
+    public var kept: Int
     public var notCopied: Int
     /// Up to 20 relative paths (all are in `<work_dir>/.qq-run-not-copied`).
     public var notCopiedPaths: [String]
 
     public init(mode: StageOutMode, files: Int = 0, bytes: Int64 = 0, seconds: Double = 0, errors: Int = 0,
-                deleted: Int = 0, notCopied: Int = 0, notCopiedPaths: [String] = []) {
+                deleted: Int = 0, kept: Int = 0, notCopied: Int = 0, notCopiedPaths: [String] = []) {
         self.mode = mode; self.files = files; self.bytes = bytes; self.seconds = seconds; self.errors = errors
-        self.deleted = deleted; self.notCopied = notCopied; self.notCopiedPaths = notCopiedPaths
+        self.deleted = deleted; self.kept = kept; self.notCopied = notCopied; self.notCopiedPaths = notCopiedPaths
     }
 }
 

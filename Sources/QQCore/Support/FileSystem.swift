@@ -98,12 +98,18 @@ public enum FileSystem {
     /// Small files only (state files, markers, /proc entries): anything bigger is refused.
     static let maxReadSize = 64 * 1024 * 1024
 
-    public static func readBytes(_ path: String, flags: Int32 = 0) throws(SystemError) -> [UInt8] {
-        let fd = cqq_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | flags, 0)
+    /// `regularOnly`: anything but a regular file is refused (EISDIR, EINVAL) without a blocking
+    /// read; the open is non-blocking, so a FIFO without a writer cannot hang it.
+    public static func readBytes(_ path: String, flags: Int32 = 0, regularOnly: Bool = false) throws(SystemError) -> [UInt8] {
+        let fd = cqq_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | flags | (regularOnly ? O_NONBLOCK : 0), 0)
         guard fd >= 0 else { throw SystemError.fromErrno("read", path) }
         defer { close(fd) }
         var capacity = 8192
-        if let st = fstat(fd), st.size > 0 {
+        let st = fstat(fd)
+        if regularOnly, let st, !st.isRegular {
+            throw SystemError(code: st.isDirectory ? EISDIR : EINVAL, operation: "read", path: path)
+        }
+        if let st, st.size > 0 {
             guard st.size <= maxReadSize else { throw SystemError(code: EFBIG, operation: "read", path: path) }
             capacity = Int(st.size) + 1
         }
