@@ -2,7 +2,7 @@
 /// carries what the background facts have learned by then (R77).
 struct JobStateWriter {
     let context: JobContext
-    let keeper: StateKeeper
+    let keeper: any StateFileKeeping
     let facts: BackgroundFacts
 
     var record: InfoRecord { keeper.record }
@@ -30,7 +30,7 @@ struct JobStateWriter {
 
     /// H: rewrite the heartbeat with any early-warning signals; failures are logged and tried again
     /// at the next tick (R97).
-    func heartbeat(_ supervisor: Supervisor) {
+    func heartbeat(_ supervisor: any JobSupervisor) {
         guard !keeper.stopped else { return }
         keeper.pendingSignals.append(contentsOf: supervisor.takePendingWarnings())
         let outcome = write()

@@ -8,7 +8,7 @@ enum Kill {
     /// proctrack/linuxproc Slurm signals the script too, so it often dies first): the job was
     /// killed all the same, and its results are rescued, not judged by the transfer policy.
     static func duringScript(signal sig: Int32, state: JobStateWriter, workDir: WorkDir, staged: StagedJob,
-                             supervisor: Supervisor, window: RescueWindow) -> JobOutcome {
+                             supervisor: any JobSupervisor, window: RescueWindow) -> JobOutcome {
         Log.info("Received SIG\(signalName(sig)), initiating shutdown.")
         let scriptRunning = supervisor.scriptStatus == nil
         if let pid = supervisor.scriptPID, scriptRunning {
@@ -36,7 +36,7 @@ enum Kill {
 
     /// R109: a signal during stage-out; results copied so far stay, the work dir is kept.
     static func duringStageOut(signal sig: Int32, scriptExitCode rc: Int, stageOut: StageOutStats?, usage: Usage,
-                               state: JobStateWriter, supervisor: Supervisor, window: RescueWindow) -> JobOutcome {
+                               state: JobStateWriter, supervisor: any JobSupervisor, window: RescueWindow) -> JobOutcome {
         Log.info("Received SIG\(signalName(sig)), initiating shutdown.")
         var out = stageOut ?? StageOutStats(mode: .rescue)
         out.mode = .rescue
@@ -50,7 +50,7 @@ enum Kill {
 
     /// R109: a signal before the script started: nothing to rescue (the pipeline removes what this
     /// attempt staged); `killed` is written once.
-    static func beforeScript(signal sig: Int32, keeper: StateKeeper?) -> Int32 {
+    static func beforeScript(signal sig: Int32, keeper: (any StateFileKeeping)?) -> Int32 {
         Log.info("Received SIG\(signalName(sig)), initiating shutdown.")
         if let keeper, !keeper.stopped {
             // No start time yet, so no time limit can have passed: the signal tells the reason.
@@ -107,7 +107,7 @@ enum Kill {
     /// R113: the logs first (each one attempt, even after the deadline), then the new and changed
     /// results, smallest first, before the deadline. The work dir is always kept. (R113's policy —
     /// not the transfer decision — says whether results are rescued.)
-    static func rescue(state: JobStateWriter, workDir: WorkDir, staged: StagedJob, supervisor: Supervisor,
+    static func rescue(state: JobStateWriter, workDir: WorkDir, staged: StagedJob, supervisor: any JobSupervisor,
                        window: RescueWindow, logsFirst: Bool = true) -> StageOutStats {
         let context = state.context
         let record = state.record
@@ -151,7 +151,7 @@ struct KillReasonQuery {
     let box: ResultBox<KillReason?>
     let deadline: Double
 
-    static func start(state: JobStateWriter, supervisor: Supervisor, window: RescueWindow) -> KillReasonQuery? {
+    static func start(state: JobStateWriter, supervisor: any JobSupervisor, window: RescueWindow) -> KillReasonQuery? {
         let context = state.context
         guard context.system.isSlurmFamily else { return nil }
         let box = ResultBox<KillReason?>()
@@ -170,7 +170,7 @@ struct KillReasonQuery {
     }
 
     /// The refined reason, or nil when Slurm did not answer in time.
-    func answer(supervisor: Supervisor) -> KillReason? {
+    func answer(supervisor: any JobSupervisor) -> KillReason? {
         supervisor.serve(until: { box.isSet }, deadline: max(deadline, monotonicSeconds() + 0.1))
         return box.isSet ? box.take() : nil
     }

@@ -1,7 +1,7 @@
 /// Step 5 in qq-managed mode (R66–R72, R83): the Python qq wrote the state file before the job
 /// started; qq-run loads it, checks that it is this job's, and takes over the runtime fields.
 enum ManagedStart {
-    static func open(_ invocation: Invocation, infoPath: String, supervisor: Supervisor) throws(RunFailure) -> (JobContext, StateKeeper) {
+    static func open(_ invocation: Invocation, infoPath: String, supervisor: any JobSupervisor) throws(RunFailure) -> (JobContext, any StateFileKeeping) {
         let system = invocation.system
         let jobID = invocation.jobID
         enum LoadProblem: Error, CustomStringConvertible {
@@ -65,7 +65,7 @@ enum ManagedStart {
     }
 
     /// R83: a requeued job starts over from `queued` and keeps its submission time.
-    static func prepareRestart(_ keeper: StateKeeper, restartCount: Int) {
+    static func prepareRestart(_ keeper: any StateFileKeeping, restartCount: Int) {
         keeper.wroteKilled = keeper.record.jobState == .killed
         keeper.record.restarts = restartCount
         keeper.record.jobState = .queued

@@ -5,7 +5,7 @@ import Glibc
 /// directives, decides the input dir and claims `<input dir>/<job name>.qqinfo`.
 struct PlainStart {
     let invocation: Invocation
-    let supervisor: Supervisor
+    let supervisor: any JobSupervisor
 
     private var arguments: RunnerArguments { invocation.arguments }
     private var env: Environment { invocation.environment }
@@ -18,7 +18,7 @@ struct PlainStart {
 
     // MARK: Step 5, plain mode (R73–R82)
 
-    func open() throws(RunFailure) -> (JobContext, StateKeeper) {
+    func open() throws(RunFailure) -> (JobContext, any StateFileKeeping) {
         guard let script = arguments.script else {
             throw .fatal("No script to run: qq-run expects the script path as its first argument.")
         }
@@ -192,7 +192,7 @@ struct PlainStart {
     }
 
     /// R82, R40: take `<input_dir>/<J>.qqinfo`, or a `_<id>` variant when another job holds it.
-    private func claimInfoFile(record: InfoRecord, jobName: String) throws(RunFailure) -> (String, StateKeeper) {
+    private func claimInfoFile(record: InfoRecord, jobName: String) throws(RunFailure) -> (String, any StateFileKeeping) {
         var record = record
         let dir = record.inputDir
         if jobEnv.restartCount >= 1, let (path, existing) = findOwnFile(in: dir) {

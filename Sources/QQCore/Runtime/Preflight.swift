@@ -52,11 +52,11 @@ extension Preflight {
     /// holds the copies. User and group quotas are not queried (see decisions.md); an EDQUOT during
     /// the copy still ends it at once (R105).
     static func check(context: JobContext, workDir: WorkDir, inputDir: String, filter: StageFilter, included: [String],
-                      supervisor: Supervisor, heartbeat: () -> Void) throws(RunFailure) {
+                      supervisor: any JobSupervisor, heartbeat: () -> Void) throws(RunFailure) {
         guard workDir.createdByThisAttempt, let free = ScratchSpace.of(workDir.path) else { return }
         let need = supervisor.runBlocking(tickInterval: context.heartbeatInterval, tick: heartbeat) { [supervisor] in
             StageInNeed.measure(from: inputDir, filter: filter, included: included, blockSize: free.blockSize,
-                                shouldStop: { supervisor.stopRequested.load(ordering: .acquiring) })
+                                shouldStop: { supervisor.stopWasRequested })
         }
         try checkpoint(supervisor)
         let line = "Pre-flight: stage-in needs \(Size.format(bytes: need.bytes)) in \(need.files) files and \(need.directories) directories; "

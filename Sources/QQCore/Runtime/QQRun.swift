@@ -59,13 +59,13 @@ struct JobPipeline {
     /// What exists when a phase fails: the state file, the work dir, whether the script ran.
     private struct SoFar {
         var context: JobContext?
-        var keeper: StateKeeper?
+        var keeper: (any StateFileKeeping)?
         var workDir: WorkDir?
         var state: JobStateWriter?
         var scriptStarted = false
     }
 
-    private func openStateFile(_ invocation: Invocation) throws(RunFailure) -> (JobContext, StateKeeper) {
+    private func openStateFile(_ invocation: Invocation) throws(RunFailure) -> (JobContext, any StateFileKeeping) {
         switch invocation.mode {
         case .managed:
             return try ManagedStart.open(invocation, infoPath: invocation.managedInfoPath ?? "", supervisor: supervisor)

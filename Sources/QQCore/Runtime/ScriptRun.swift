@@ -12,7 +12,7 @@ enum ScriptEnd: Sendable, Equatable {
 /// Steps 11–14: W3 (`running`), the interpreter, the logs, the spawn and the wait.
 enum ScriptRun {
     static func run(state: JobStateWriter, workDir: WorkDir, staged: StagedJob,
-                    supervisor: Supervisor) throws(RunFailure) -> ScriptEnd {
+                    supervisor: any JobSupervisor) throws(RunFailure) -> ScriptEnd {
         let context = state.context
         let nodes = nodeList(context)
         let w3 = state.write(retry: true, stop: supervisor) { r in
@@ -78,7 +78,7 @@ enum ScriptRun {
 
     /// R90: stdout/stderr files, environment (R91), spawn.
     private static func spawn(state: JobStateWriter, interpreter: String, scriptPath: String, workDir: WorkDir,
-                              supervisor: Supervisor) throws(RunFailure) {
+                              supervisor: any JobSupervisor) throws(RunFailure) {
         let context = state.context
         let record = state.record
         let out = try openLog(workDir.path + "/" + record.stdoutFile)

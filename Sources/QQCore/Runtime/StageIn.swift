@@ -11,7 +11,7 @@ struct StagedJob: Sendable {
 
 /// Step 10 (R85, R86): copy the input dir into the work dir, leaving out qq's own files.
 enum StageIn {
-    static func run(context: JobContext, keeper: StateKeeper, workDir: WorkDir, supervisor: Supervisor,
+    static func run(context: JobContext, keeper: any StateFileKeeping, workDir: WorkDir, supervisor: any JobSupervisor,
                     heartbeat: () -> Void) throws(RunFailure) -> StagedJob {
         let record = keeper.record
         guard workDir.usesScratch else {
@@ -27,7 +27,7 @@ enum StageIn {
         try Preflight.check(context: context, workDir: workDir, inputDir: inputDir, filter: filter, included: included,
                             supervisor: supervisor, heartbeat: heartbeat)
         let engine = context.copyEngine(resources: record.resources,
-                                        shouldStop: { [supervisor] in supervisor.stopRequested.load(ordering: .acquiring) })
+                                        shouldStop: { [supervisor] in supervisor.stopWasRequested })
         let target = workDir.path
         let result: (CopyStatistics, Manifest) = supervisor.runBlocking(tickInterval: context.heartbeatInterval, tick: heartbeat) {
             var manifest = Manifest()

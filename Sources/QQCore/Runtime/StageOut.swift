@@ -2,7 +2,7 @@
 /// decision (R98), stage-out with verification (R99–R103), and the outcome for W5.
 enum StageOut {
     static func finish(code rc: Int, state: JobStateWriter, workDir: WorkDir, staged: StagedJob,
-                       supervisor: Supervisor, window: RescueWindow) -> JobOutcome {
+                       supervisor: any JobSupervisor, window: RescueWindow) -> JobOutcome {
         let context = state.context
         let leftovers = supervisor.terminateProcessTree(grace: window.grace(killGrace: context.settings.killGrace))
         if leftovers > 0 { Log.info("Terminated \(leftovers) leftover process(es) of the script.") }
@@ -54,7 +54,7 @@ enum StageOut {
 
     /// R98–R100: copy back, verify, and remove the work dir only when everything is back.
     private static func copyBack(state: JobStateWriter, workDir: WorkDir, staged: StagedJob, transfer: Bool,
-                                 scriptExitCode rc: Int, supervisor: Supervisor, window: RescueWindow) -> Copied {
+                                 scriptExitCode rc: Int, supervisor: any JobSupervisor, window: RescueWindow) -> Copied {
         let context = state.context
         let record = state.record
         let inputDir = record.inputDir

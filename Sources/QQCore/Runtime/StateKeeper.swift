@@ -1,9 +1,22 @@
 import Glibc
 
+/// What the job's phases need from the state file's keeper; the phases' unit tests use an
+/// in-memory fake.
+protocol StateFileKeeping: AnyObject {
+    var path: String { get }
+    var jobID: String { get }
+    var record: InfoRecord { get set }
+    var wroteKilled: Bool { get set }
+    var stopped: Bool { get }
+    var stopOutcome: StateKeeper.Outcome? { get }
+    var pendingSignals: [String] { get set }
+    func write(retry: RetryPolicy?, stop: (any StopSignal)?, _ update: (inout InfoRecord) -> Void) -> StateKeeper.Outcome
+}
+
 /// Keeps the job's state file: every write re-reads the file first and checks that it still
 /// belongs to this job, does not say `killed` (unless qq-run wrote that), and is not locked by
 /// `qq kill` (R39). All writes happen on the main thread, one at a time (R41).
-public final class StateKeeper {
+public final class StateKeeper: StateFileKeeping {
     public enum Outcome: Equatable {
         case written
         /// The file says `killed` and qq-run did not write it (Python `qq kill`).
@@ -121,5 +134,13 @@ extension InfoRecord {
         arrayJobID = r.arrayJobID; arrayTaskID = r.arrayTaskID; killReason = r.killReason
         scriptExitCode = r.scriptExitCode; error = r.error; signals = r.signals; stageIn = r.stageIn
         stageOut = r.stageOut; usage = r.usage; synchronized = r.synchronized; wiped = r.wiped
+    }
+}
+
+extension StateFileKeeping {
+    /// One write without retries (heartbeats, K1).
+    @discardableResult
+    func write(_ update: (inout InfoRecord) -> Void = { _ in }) -> StateKeeper.Outcome {
+        write(retry: nil, stop: nil, update)
     }
 }

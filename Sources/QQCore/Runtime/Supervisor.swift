@@ -2,12 +2,43 @@ import CQQSystem
 import Glibc
 import Synchronization
 
+/// What the job's phases need from the supervisor: the terminating signal, the script's process
+/// tree, and long work run off the main thread while signals are served. `Supervisor` is the real
+/// one; the phases' unit tests use a fake that needs no signals or children.
+protocol JobSupervisor: StopSignal, ChildReaping, AnyObject {
+    var terminationSignal: Int32? { get }
+    /// Monotonic time the terminating signal arrived (R113's t_S). Safe from any thread.
+    var terminationTime: Double? { get }
+    /// Set by the first terminating signal; safe from the copy threads.
+    var stopWasRequested: Bool { get }
+    var scriptPID: pid_t? { get }
+    var scriptStatus: Int32? { get }
+    var scriptExitCode: Int? { get }
+    var scriptExitedBeforeTermination: Bool { get }
+    var usage: Usage { get }
+    func waitForEvents(timeout: Double)
+    func serve(until done: () -> Bool, deadline: Double?, tickInterval: Double?, tick: () -> Void)
+    func runBlocking<T: Sendable>(tickInterval: Double?, tick: () -> Void, _ work: @escaping @Sendable () -> T) -> T
+    func takePendingWarnings() -> [String]
+    func pastRescueDeadline(_ window: RescueWindow, margin: Double) -> Bool
+    @discardableResult func terminateProcessTree(first: Int32, grace: Double) -> Int
+    func spawnScript(executable: String, arguments: [String], environment: [String], workDir: String,
+                     stdoutFD: Int32, stderrFD: Int32, takeTerminal: Bool) -> Int32?
+    func waitForScript(tickInterval: Double?, tick: () -> Void)
+}
+
+extension JobSupervisor {
+    @discardableResult
+    func terminateProcessTree(grace: Double) -> Int { terminateProcessTree(first: SIGTERM, grace: grace) }
+    func serve(until done: () -> Bool, deadline: Double) { serve(until: done, deadline: deadline, tickInterval: nil, tick: {}) }
+}
+
 /// The script's process tree and qq-run's signals, driven by one event loop on the main thread
 /// (R92, R95a, R107). Signal handlers only write the signal number to a self-pipe; the loop reads
 /// it, reaps children on SIGCHLD, and wakes for heartbeats. Long work (staging) runs on a worker
 /// thread while the loop keeps serving signals, so every write of the state file stays on the
 /// main thread (R41).
-public final class Supervisor: @unchecked Sendable, StopSignal {
+public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     /// Set once by the first terminating signal; read by the copy engine between files.
     public let stopRequested = Atomic<Bool>(false)
     /// The first terminating signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU).
@@ -58,6 +89,8 @@ public final class Supervisor: @unchecked Sendable, StopSignal {
     }
 
     public var isStopping: Bool { terminationSignal != nil }
+
+    var stopWasRequested: Bool { stopRequested.load(ordering: .acquiring) }
 
     /// Monotonic time the terminating signal arrived (R113's t_S). Safe from any thread.
     var terminationTime: Double? {

@@ -21,7 +21,7 @@ struct WorkDir: Sendable {
                                                    PathBytes(notCopiedName.utf8)]
 
     /// Steps 8–9: the work dir, its marker, and W2.
-    static func prepare(context: JobContext, keeper: StateKeeper, supervisor: Supervisor) throws(RunFailure) -> WorkDir {
+    static func prepare(context: JobContext, keeper: any StateFileKeeping, supervisor: any JobSupervisor) throws(RunFailure) -> WorkDir {
         let record = keeper.record
         guard record.usesScratch else {
             return WorkDir(path: record.inputDir, scratchRoot: nil, createdByThisAttempt: false)
@@ -148,7 +148,7 @@ struct WorkDir: Sendable {
 }
 
 /// Handles signals that arrived while the main thread was busy; a terminating one ends setup.
-func checkpoint(_ supervisor: Supervisor) throws(RunFailure) {
+func checkpoint(_ supervisor: any JobSupervisor) throws(RunFailure) {
     supervisor.waitForEvents(timeout: 0)
     if let sig = supervisor.terminationSignal { throw .terminated(sig) }
 }

@@ -18,7 +18,8 @@ public struct DirectReaping: ChildReaping {
     public func waitForExit(pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return 0 }
+            // The child's end cannot be known: report it as failed (exit 255), never as success.
+            if errno != EINTR { return 255 << 8 }
         }
         return status
     }
