@@ -92,14 +92,16 @@ struct PhaseFixture {
     var scratch: String { area.file("scratch") }
     let supervisor = FakeSupervisor()
 
-    func context(mode: JobContext.Mode = .plain, extra: [String: String] = [:]) -> JobContext {
+    func context(mode: JobContext.Mode = .plain, script: String? = nil, extra: [String: String] = [:]) -> JobContext {
         var env = Environment(["QQ_SCRATCH_ROOT": scratch, "PATH": "/usr/bin:/bin", "USER": "phase-user",
                                "QQ_RETRY_ATTEMPTS": "1"])
         for (k, v) in extra { env[k] = v }
         let settings = Settings.load(environment: env, system: .local, workingDirectory: input)
-        return JobContext(arguments: RunnerArguments(), environment: env, settings: settings, mode: mode, system: .local,
-                          jobEnv: BatchJobEnvironment(), jobID: jobID, host: thisHostName(), initialDirectory: input,
-                          infoPath: input + "/job.qqinfo", inheritedInfoIgnored: false, plainOptions: PlainOptions())
+        let arguments = (try? RunnerArguments.parse(script.map { [$0] } ?? [])) ?? RunnerArguments()
+        let invocation = Invocation(arguments: arguments, environment: env, settings: settings, mode: mode, system: .local,
+                                    jobEnv: BatchJobEnvironment(), jobID: jobID, host: thisHostName(), initialDirectory: input,
+                                    inheritedInfoIgnored: false, managedInfoPath: nil)
+        return invocation.context(infoPath: input + "/job.qqinfo", plainOptions: PlainOptions())
     }
 
     func stateFile(workDir type: String = "scratch") -> FakeStateFile {
@@ -199,11 +201,7 @@ struct RuntimePhaseTests {
         defer { f.area.cleanup() }
         f.area.write("input/job.sh", "exit 7\n")
         let keeper = f.stateFile()
-        var context = f.context()
-        context = JobContext(arguments: try RunnerArguments.parse([f.input + "/job.sh"]), environment: context.environment,
-                             settings: context.settings, mode: .plain, system: .local, jobEnv: context.jobEnv, jobID: f.jobID,
-                             host: context.host, initialDirectory: f.input, infoPath: context.infoPath,
-                             inheritedInfoIgnored: false, plainOptions: PlainOptions())
+        let context = f.context(script: f.input + "/job.sh")
         f.supervisor.exitCodeOfScript = 7
         let wd = try WorkDir.prepare(context: context, keeper: keeper, supervisor: f.supervisor)
         let staged = StagedJob(manifest: Manifest(), statistics: StageInStats(files: 1, bytes: 5, seconds: 0.1))
@@ -245,11 +243,7 @@ struct RuntimePhaseTests {
         defer { f.area.cleanup() }
         f.area.write("input/job.sh", "sleep 100\n")
         let keeper = f.stateFile(workDir: "input_dir")
-        let base = f.context()
-        let context = JobContext(arguments: try RunnerArguments.parse([f.input + "/job.sh"]), environment: base.environment,
-                                 settings: base.settings, mode: .plain, system: .local, jobEnv: base.jobEnv, jobID: f.jobID,
-                                 host: base.host, initialDirectory: f.input, infoPath: base.infoPath,
-                                 inheritedInfoIgnored: false, plainOptions: PlainOptions())
+        let context = f.context(script: f.input + "/job.sh")
         f.supervisor.signalDuringScript = SIGTERM
         let wd = try WorkDir.prepare(context: context, keeper: keeper, supervisor: f.supervisor)
         let end = try ScriptRun.run(state: f.writer(keeper, context), workDir: wd, staged: StagedJob(manifest: Manifest(), statistics: nil),

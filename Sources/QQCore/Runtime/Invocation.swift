@@ -20,10 +20,8 @@ struct Invocation: Sendable {
 
     func context(system: BatchSystemName? = nil, jobID: String? = nil, infoPath: String,
                  plainOptions: PlainOptions?) -> JobContext {
-        JobContext(arguments: arguments, environment: environment, settings: settings, mode: mode,
-                   system: system ?? self.system, jobEnv: jobEnv, jobID: jobID ?? self.jobID, host: host,
-                   initialDirectory: initialDirectory, infoPath: infoPath,
-                   inheritedInfoIgnored: inheritedInfoIgnored, plainOptions: plainOptions)
+        JobContext(invocation: self, system: system ?? self.system, jobID: jobID ?? self.jobID, infoPath: infoPath,
+                   plainOptions: plainOptions)
     }
 
     static let notInBatchMessage = "This script must be run as a qq job within the batch system. To submit it properly, use: 'qq submit', or submit it with sbatch/qsub. To run it on this machine, set QQ_BATCH_SYSTEM=Local."

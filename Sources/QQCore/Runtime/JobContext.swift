@@ -6,22 +6,25 @@ import Glibc
 struct JobContext: Sendable {
     enum Mode: Sendable { case managed, plain }
 
-    let arguments: RunnerArguments
-    let environment: Environment
-    /// Read once per process: environment over config file over default.
-    let settings: Settings
-    let mode: Mode
+    /// How qq-run was started; the state file's step may have corrected the system and the id.
+    let invocation: Invocation
     let system: BatchSystemName
-    let jobEnv: BatchJobEnvironment
     let jobID: String
-    let host: String
-    /// The job's initial working directory (logical): plain mode's input dir on Slurm.
-    let initialDirectory: String
     let infoPath: String
-    /// `QQ_INFO` came from an enclosing job and was ignored (R65).
-    let inheritedInfoIgnored: Bool
     /// Plain mode's directives and `QQ_OPT_*` overrides; nil in qq-managed mode.
     let plainOptions: PlainOptions?
+
+    var arguments: RunnerArguments { invocation.arguments }
+    var environment: Environment { invocation.environment }
+    /// Read once per process: environment over config file over default.
+    var settings: Settings { invocation.settings }
+    var mode: Mode { invocation.mode }
+    var jobEnv: BatchJobEnvironment { invocation.jobEnv }
+    var host: String { invocation.host }
+    /// The job's initial working directory (logical): plain mode's input dir on Slurm.
+    var initialDirectory: String { invocation.initialDirectory }
+    /// `QQ_INFO` came from an enclosing job and was ignored (R65).
+    var inheritedInfoIgnored: Bool { invocation.inheritedInfoIgnored }
 
     var retryPolicy: RetryPolicy { RetryPolicy.from(settings) }
     var heartbeatInterval: Double? { settings.heartbeatInterval > 0 ? Double(settings.heartbeatInterval) : nil }
