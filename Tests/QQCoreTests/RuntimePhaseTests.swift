@@ -367,6 +367,77 @@ struct RuntimePhaseTests {
         #expect(outcome.exitStatus == 91)
     }
 
+    // MARK: Opening the state file
+
+    func invocation(_ f: PhaseFixture, mode: JobContext.Mode, script: String? = nil, jobID: String? = nil,
+                    system: BatchSystemName = .local) -> Invocation {
+        let env = Environment(["QQ_SCRATCH_ROOT": f.scratch, "PATH": "/usr/bin:/bin", "USER": "phase-user",
+                               "QQ_RETRY_ATTEMPTS": "1"])
+        let arguments = (try? RunnerArguments.parse(script.map { [$0] } ?? [])) ?? RunnerArguments()
+        return Invocation(arguments: arguments, environment: env, settings: Settings.load(environment: env, system: system),
+                          mode: mode, system: system, jobEnv: BatchJobEnvironment(), jobID: jobID ?? f.jobID,
+                          host: thisHostName(), initialDirectory: f.input, inheritedInfoIgnored: false,
+                          managedInfoPath: mode == .managed ? f.input + "/job.qqinfo" : nil)
+    }
+
+    @Test("Plain start claims <input dir>/<script name>.qqinfo with the job queued in phase setup (W1)")
+    func plainStartClaimsTheInfoFile() throws {
+        let f = PhaseFixture()
+        defer { f.area.cleanup() }
+        f.area.write("input/job.sh", "#!/bin/bash\n# qq exclude=big/\necho\n")
+        let (context, keeper) = try PlainStart(invocation: invocation(f, mode: .plain, script: f.input + "/job.sh"),
+                                               supervisor: f.supervisor).open()
+        #expect(context.infoPath == f.input + "/job.qqinfo")
+        #expect(context.plainOptions?.exclude == ["big/"])
+        let onDisk = try InfoFile.load(path: f.input + "/job.qqinfo")
+        #expect(onDisk.jobState == .queued)
+        #expect(onDisk.phase == .setup)
+        #expect(onDisk.inputDir == f.input)
+        #expect(onDisk.excludedFiles == [f.input + "/big/"])
+        #expect(keeper.record.jobID == f.jobID)
+    }
+
+    @Test("Plain start beside the info file of a job that may still run takes job_<id>.qqinfo and leaves the other alone")
+    func plainStartAvoidsALiveJobsFile() throws {
+        let f = PhaseFixture()
+        defer { f.area.cleanup() }
+        f.area.write("input/job.sh", "#!/bin/bash\necho\n")
+        var other = f.stateFile().record
+        other.jobID = "local-0-1"
+        other.jobState = .running
+        other.phase = .running
+        other.heartbeat = Timestamp.now()
+        other.heartbeatInterval = 60
+        let otherText = InfoFileCodec.encode(other)
+        f.area.write("input/job.qqinfo", otherText)
+        let (context, _) = try PlainStart(invocation: invocation(f, mode: .plain, script: f.input + "/job.sh"),
+                                          supervisor: f.supervisor).open()
+        #expect(context.infoPath == f.input + "/job_\(f.jobID).qqinfo")
+        #expect(Files.read(f.input + "/job.qqinfo") == otherText)
+    }
+
+    @Test("Managed start takes the Python qq's file; a file that says killed is refused as foreign (93)")
+    func managedStartRefusesAKilledFile() throws {
+        let f = PhaseFixture()
+        defer { f.area.cleanup() }
+        var r = f.stateFile().record
+        r.jobState = .killed
+        f.area.write("input/job.qqinfo", InfoFileCodec.encode(r))
+        do {
+            _ = try ManagedStart.open(invocation(f, mode: .managed), infoPath: f.input + "/job.qqinfo", supervisor: f.supervisor)
+            Issue.record("a killed job was started")
+        } catch {
+            #expect(error.exitCode == 93)
+        }
+        r.jobState = .queued
+        f.area.write("input/job.qqinfo", InfoFileCodec.encode(r))
+        let (context, keeper) = try ManagedStart.open(invocation(f, mode: .managed, jobID: "local-99-1"),
+                                                      infoPath: f.input + "/job.qqinfo", supervisor: f.supervisor)
+        #expect(context.jobID == f.jobID, "a Local managed job takes the file's id")
+        #expect(context.plainOptions == nil)
+        #expect(keeper.record.jobState == .queued)
+    }
+
     // MARK: Background facts
 
     @Test("The rescue deadline is t_S + KillWait - 2 s; a budget counts from the rescue's start")
