@@ -12,15 +12,6 @@
 #include <termios.h>
 #include <sys/ioctl.h>
 
-ssize_t cqq_copy_file_range(int fd_in, int fd_out, size_t len) {
-#ifdef SYS_copy_file_range
-    return syscall(SYS_copy_file_range, fd_in, NULL, fd_out, NULL, len, 0);
-#else
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
 int cqq_set_child_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
 
 int cqq_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
@@ -37,8 +28,6 @@ int cqq_pipe_cloexec(int fds[2], int nonblock) {
 }
 
 int cqq_sigset_empty(sigset_t *set) { return sigemptyset(set); }
-int cqq_sigset_add(sigset_t *set, int sig) { return sigaddset(set, sig); }
-int cqq_sigset_full(sigset_t *set) { return sigfillset(set); }
 
 // One write end per signal number; the handler only writes one byte (async-signal-safe).
 static volatile int pipe_fds[65];

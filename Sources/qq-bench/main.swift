@@ -16,61 +16,90 @@ enum Console {
 // earlier copies' dirty pages are not written back during a later measurement. The page cache is not
 // dropped: the first run is shown apart as the cold-ish one, and the median is of all runs.
 
-let args = Array(CommandLine.arguments.dropFirst())
 let usage = """
     usage: qq-bench [--dir D] [--runs N] [--keep] [--only abcd] [--qq-run PATH]
            qq-bench --stage-in SRC DST | --stage-out WORK INPUT
     Builds trees under D (default: ./qq-bench-tmp-<pid>) and compares qq-run's copy engine with
     rsync -a and cp -a; prints first-run and median times, ratios and the goals.
     """
-// Unknown words are a usage error: a typo must not start a 2 GB benchmark in the wrong place.
-let valued: Set<String> = ["--dir", "--runs", "--only", "--qq-run"]
-let diagnostics: Set<String> = ["--stage-in", "--stage-out"]
-do {
-    var i = 0
-    while i < args.count {
-        let a = args[i]
-        if a == "--help" || a == "-h" { print(usage); exit(0) }
-        if valued.contains(a) { i += 2; continue }
-        if diagnostics.contains(a) { i += 3; continue }
-        if a == "--keep" { i += 1; continue }
-        Console.error("qq-bench: unknown argument '\(a)'\n" + usage + "\n")
-        exit(2)
+
+/// What the command line asks for.
+struct BenchOptions {
+    var dir: String?
+    var runs = 5
+    var keep = false
+    var only = "abcd"
+    var qqRun: String?
+    var stageIn: (source: String, destination: String)?
+    var stageOut: (work: String, input: String)?
+}
+
+/// Every word must be understood: a typo must not start a 2 GB benchmark in the wrong place.
+func readOptions(_ arguments: [String]) -> CommandLineRequest<BenchOptions> {
+    var o = BenchOptions()
+    var scanner = ArgumentScanner(arguments, flags: ["--keep", "--help", "-h"],
+                                  valued: ["--dir", "--runs", "--only", "--qq-run", "--stage-in", "--stage-out"])
+    do throws(ArgumentScanner.Problem) {
+        while let word = try scanner.next() {
+            switch word {
+            case .flag("--keep"): o.keep = true
+            case .flag: return .help  // -h, --help
+            case .positional(let w): throw .unexpectedArgument(w)
+            case .option("--dir", let v): o.dir = v
+            case .option("--runs", let v):
+                guard let n = Int(v), n >= 1 else { throw .invalid("--runs needs a whole number of at least 1, not '\(v)'") }
+                o.runs = n
+            case .option("--only", let v):
+                guard !v.isEmpty, v.allSatisfy({ "abcd".contains($0) }) else {
+                    throw .invalid("--only takes letters of 'abcd' (the cases to run), not '\(v)'")
+                }
+                o.only = v
+            case .option("--qq-run", let v): o.qqRun = v
+            case .option("--stage-in", let v): o.stageIn = (v, try scanner.value(for: "--stage-in"))
+            case .option(let name, let v): o.stageOut = (v, try scanner.value(for: name))  // --stage-out
+            }
+        }
+    } catch {
+        return .usageError(error)
     }
+    return .run(o)
 }
-func option(_ name: String) -> String? {
-    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
-    return args[i + 1]
+
+let options: BenchOptions
+switch readOptions(Array(CommandLine.arguments.dropFirst())) {
+case .run(let o): options = o
+case .help, .version: print(usage); exit(ExitStatus.success.code)
+case .usageError(let problem): Console.error(problem.message(tool: "qq-bench", usage: usage)); exit(ExitStatus.usage.code)
 }
-let runs = max(1, Int(option("--runs") ?? "5") ?? 5)
-let only = option("--only") ?? "abcd"
-let keep = args.contains("--keep")
-let base = option("--dir") ?? (FileSystem.currentDirectory() + "/qq-bench-tmp-\(getpid())")
+let runs = options.runs
+let only = options.only
+let keep = options.keep
+let base = options.dir ?? (FileSystem.currentDirectory() + "/qq-bench-tmp-\(getpid())")
 let selfPath: String = {
     var buf = [CChar](repeating: 0, count: 4096)
     let n = readlink("/proc/self/exe", &buf, buf.count - 1)
     return n > 0 ? String(cString: buf) : CommandLine.arguments[0]
 }()
-let qqRun = option("--qq-run") ?? (FileSystem.directoryName(selfPath) + "/qq-run")
+let qqRun = options.qqRun ?? (FileSystem.directoryName(selfPath) + "/qq-run")
 
 // Diagnostics: `qq-bench --stage-in SRC DST` / `--stage-out WORK INPUT` time one engine call (for strace/perf).
-if let i = args.firstIndex(of: "--stage-in"), i + 2 < args.count {
+if let (source, destination) = options.stageIn {
     let t0 = now()
     var manifest = Manifest()
-    let stats = CopyEngine().stageIn(from: args[i + 1], to: args[i + 2], filter: StageFilter(), manifest: &manifest)
+    let stats = CopyEngine().stageIn(from: source, to: destination, filter: StageFilter(), manifest: &manifest)
     let t1 = now()
-    try? manifest.write(to: args[i + 2])
+    try? manifest.write(to: destination)
     print("stage-in: \(stats.files) files, \(stats.bytes) bytes, \(stats.failures.count) failures, \(seconds(t1 - t0)) (+ manifest \(seconds(now() - t1)))")
-    exit(0)
+    exit(ExitStatus.success.code)
 }
-if let i = args.firstIndex(of: "--stage-out"), i + 2 < args.count {
-    let manifest = Manifest.read(from: args[i + 1])
+if let (work, input) = options.stageOut {
+    let manifest = Manifest.read(from: work)
     let t0 = now()
-    let out = CopyEngine().stageOut(from: args[i + 1], to: args[i + 2], manifest: manifest, controlFiles: [PathBytes(".qq-run-manifest".utf8)], includedNames: [])
+    let out = CopyEngine().stageOut(from: work, to: input, manifest: manifest, controlFiles: [PathBytes(".qq-run-manifest".utf8)], includedNames: [])
     print("stage-out: \(out.stats.files) files, \(out.stats.failures.count) failures, \(out.deleted.count) deleted, \(seconds(now() - t0))")
-    exit(0)
+    exit(ExitStatus.success.code)
 }
-if FileSystem.lstat(base) != nil && option("--dir") == nil { fail("'\(base)' exists") }
+if FileSystem.lstat(base) != nil && options.dir == nil { fail("'\(base)' exists") }
 makeDirectory(base)
 let engine = CopyEngine()
 let control: Set<PathBytes> = [PathBytes(".qq-run-marker".utf8), PathBytes(".qq-run-manifest".utf8), PathBytes(".qq-run-not-copied".utf8)]

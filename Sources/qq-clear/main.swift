@@ -2,4 +2,4 @@ import Glibc
 import QQCore
 
 // Everything, option parsing included, lives in QQClearCommand so it can be tested.
-exit(QQClearCommand.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: Environment.current()))
+exit(QQClearCommand.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: Environment.current()).code)

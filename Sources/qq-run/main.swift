@@ -1,4 +1,4 @@
 import Glibc
 import QQCore
 
-exit(QQRun.main(arguments: Array(CommandLine.arguments.dropFirst())))
+exit(QQRun.main(arguments: Array(CommandLine.arguments.dropFirst())).code)

@@ -2,4 +2,4 @@ import Glibc
 import QQCore
 
 // Everything, option parsing included, lives in QQWipeCommand so it can be tested.
-exit(QQWipeCommand.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: Environment.current()))
+exit(QQWipeCommand.run(arguments: Array(CommandLine.arguments.dropFirst()), environment: Environment.current()).code)

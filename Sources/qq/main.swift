@@ -1,4 +1,4 @@
 import Glibc
 import QQCore
 
-exit(FrontCommand.main(arguments: Array(CommandLine.arguments.dropFirst()), environment: Environment.current()))
+exit(FrontCommand.main(arguments: Array(CommandLine.arguments.dropFirst()), environment: Environment.current()).code)

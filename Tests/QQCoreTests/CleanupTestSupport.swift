@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 @testable import QQCore
 
 /// A scratch root, an input dir and the environment that makes them the known locations
@@ -113,5 +114,18 @@ func slurmAnswers(_ table: [String: String]) -> CannedBatchSystem {
         case "unavailable": return .unavailable(reason: "scontrol timed out")
         case let state: return .found(Examples.slurmRecord(state))
         }
+    }
+}
+
+/// Collects what a command emitted, for assertions on stdout and the log lines.
+final class CleanupTranscript: Sendable {
+    private let pieces = Mutex<[CleanupOutput]>([])
+    init() {}
+    var emit: @Sendable (CleanupOutput) -> Void { { piece in self.pieces.withLock { $0.append(piece) } } }
+    var all: [CleanupOutput] { pieces.withLock { $0 } }
+    var stdout: String { all.compactMap { if case .out(let t) = $0 { return t }; return nil }.joined() }
+    /// Log lines as `LEVEL message`.
+    var logLines: [String] {
+        all.compactMap { if case .log(let l, let m) = $0 { return "\(l.label) \(m)" }; return nil }
     }
 }

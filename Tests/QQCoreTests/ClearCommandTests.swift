@@ -7,7 +7,7 @@ private func clear(_ args: [String], _ world: borrowing CleanupWorld, _ system: 
     let t = CleanupTranscript()
     let code = QQClearCommand.execute(arguments: args + [world.input], environment: world.environment(),
                                       context: cleanupContext(system, t, viaFront: viaFront))
-    return (code, t.stdout, t.logLines)
+    return (code.code, t.stdout, t.logLines)
 }
 
 /// The info file plus its .out, .err and .qqout.

@@ -18,7 +18,7 @@ private func context(_ system: CannedBatchSystem? = nil, tty: Bool = false, colu
 private func run(_ args: [String], _ env: Environment = Environment(["PATH": "/nonexistent"]),
                  _ ctx: InfoContext = context()) -> (code: Int32, out: String, err: String) {
     let (code, out, err) = QQInfoCommand.execute(arguments: args, environment: env, context: ctx)
-    return (code, out, err)
+    return (code.code, out, err)
 }
 
 @Suite(.serialized) struct InfoCommandTests {

@@ -24,7 +24,7 @@ private func run(_ args: [String], _ system: CannedBatchSystem, env: Environment
         return system
     }, loadInfo: testLoader)
     let (code, out, _) = QQInfoCommand.execute(arguments: args, environment: env, context: ctx)
-    return (code, out)
+    return (code.code, out)
 }
 
 private let qqShebang = "#!/usr/bin/env -S qq-run"

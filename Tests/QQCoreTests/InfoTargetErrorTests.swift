@@ -9,7 +9,7 @@ private func run(_ args: [String], _ system: CannedBatchSystem,
                  env: Environment = Environment(["QQ_BATCH_SYSTEM": "Slurm"])) -> (code: Int32, out: String) {
     let ctx = InfoContext(now: { 0 }, batchSystem: { _ in system }, loadInfo: testLoader)
     let (code, out, _) = QQInfoCommand.execute(arguments: ["--json"] + args, environment: env, context: ctx)
-    return (code, out)
+    return (code.code, out)
 }
 
 private func message(_ json: String) -> String? {

@@ -118,7 +118,7 @@ import Testing
         #expect(a.local)
         #expect(a.script == "job.sh")
         #expect(a.scriptArguments == ["--local", "-x"])
-        #expect(throws: RunnerArguments.ParseError.unknownOption("--nope")) { try RunnerArguments.parse(["--nope", "job.sh"]) }
+        #expect(throws: ArgumentScanner.Problem.unknownOption("--nope")) { try RunnerArguments.parse(["--nope", "job.sh"]) }
         #expect(try RunnerArguments.parse(["--", "-weird.sh"]).script == "-weird.sh")
     }
 

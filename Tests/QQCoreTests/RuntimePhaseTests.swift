@@ -231,7 +231,7 @@ struct RuntimePhaseTests {
                                   supervisor: f.supervisor)
             Issue.record("the run went on without its interpreter")
         } catch {
-            #expect(error.exitCode == 91)
+            #expect(error.exitStatus.code == 91)
             #expect(error.description.contains("'no-such-interpreter' is not available"))
         }
         #expect(f.supervisor.spawned.isEmpty)
@@ -266,7 +266,7 @@ struct RuntimePhaseTests {
         let outcome = StageOut.finish(code: 0, state: f.writer(keeper, context), workDir: wd, staged: staged,
                                       supervisor: f.supervisor, window: f.window)
         #expect(outcome.ending == .completed(jobExitCode: 0))
-        #expect(outcome.exitStatus == 0)
+        #expect(outcome.exitStatus.code == 0)
         #expect(outcome.synchronized == true)
         #expect(outcome.stageOut?.mode == .transfer)
         #expect(Files.read(f.input + "/result.txt") == "42\n")
@@ -316,7 +316,7 @@ struct RuntimePhaseTests {
         #expect(k1.phase == .rescue)
         #expect(k1.killReason == .cancelled)
         #expect(outcome.ending == .killed(signal: SIGTERM, reason: .cancelled))
-        #expect(outcome.exitStatus == 143)
+        #expect(outcome.exitStatus.code == 143)
         #expect(outcome.writesFinalRecord)
         #expect(outcome.stageOut?.mode == .rescue)
         #expect(Files.read(f.input + "/ckpt.dat") == "step 9\n")
@@ -364,7 +364,7 @@ struct RuntimePhaseTests {
         #expect(r.phase == .done)
         #expect(r.completionTime != nil)
         #expect(r.synchronized == false)
-        #expect(outcome.exitStatus == 91)
+        #expect(outcome.exitStatus.code == 91)
     }
 
     // MARK: Opening the state file

@@ -8,7 +8,7 @@ private func wipe(_ args: [String], _ world: borrowing CleanupWorld, _ system: C
     let t = CleanupTranscript()
     let code = QQWipeCommand.execute(arguments: args, environment: world.environment(env),
                                      context: cleanupContext(system, t, tty: tty, answer: answer, viaFront: viaFront))
-    return (code, t.stdout, t.logLines)
+    return (code.code, t.stdout, t.logLines)
 }
 
 @Suite(.serialized) struct WipeCommandTests {
@@ -261,6 +261,19 @@ private func wipe(_ args: [String], _ world: borrowing CleanupWorld, _ system: C
         let info = world.makeInfo("47", state: .failed, workDir: wd)
         #expect(wipe([info, "-y"], world, slurmAnswers([:])).code == 0)
         #expect(!exists(wd))
+    }
+
+    // `--yes=no` used to be read as `--yes`, and deleted without asking.
+    @Test func aValueOnAFlagIsAUsageErrorAndNothingIsWiped() {
+        let world = CleanupWorld()
+        let wd = world.makeWorkDir("48")
+        let info = world.makeInfo("48", state: .failed)
+        let t = CleanupTranscript()
+        let code = QQWipeCommand.execute(arguments: [info, "--yes=no"], environment: world.environment(),
+                                         context: cleanupContext(slurmAnswers(["48": "FAILED"]), t))
+        #expect(code == .usage)
+        #expect(exists(wd))
+        #expect(t.all.contains(.err("qq-wipe: error: --yes takes no value (got '--yes=no')\n\(QQWipeCommand.usage)\n")))
     }
 
     @Test(arguments: [["--older-than", "7d"], ["--orphans", "--older-than", "soon"], ["--orphans", "x"], ["--bogus"]])

@@ -7,7 +7,7 @@ private func sweep(_ args: [String], _ world: borrowing CleanupWorld, _ system: 
     let t = CleanupTranscript()
     let code = QQWipeCommand.execute(arguments: ["--orphans"] + args, environment: world.environment(env),
                                      context: cleanupContext(system, t))
-    return (code, t.stdout, t.logLines)
+    return (code.code, t.stdout, t.logLines)
 }
 
 /// Scenario 21's mix: a live job, a dead synchronized one, a dead unsynchronized one, a dir
@@ -106,6 +106,16 @@ private struct Mix: ~Copyable {
         let young = world.makeWorkDir("8", marker: false)
         age(old, by: 8 * 86400)
         let r = sweep(["--older-than", "7d"], world, slurmAnswers([:]))
+        #expect(r.out.contains(old))
+        #expect(!r.out.contains(young))
+    }
+
+    @Test func olderThanAlsoTakesItsValueAfterAnEqualsSign() {
+        let world = CleanupWorld()
+        let old = world.makeWorkDir("7", marker: false)
+        let young = world.makeWorkDir("8", marker: false)
+        age(old, by: 8 * 86400)
+        let r = sweep(["--older-than=7d"], world, slurmAnswers([:]))
         #expect(r.out.contains(old))
         #expect(!r.out.contains(young))
     }

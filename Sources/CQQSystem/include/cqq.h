@@ -12,9 +12,6 @@
 // -Xcc -DQQ_BUILD_COMMIT="<commit>"; a plain `swift build` gives "unknown".
 const char *cqq_build_commit(void);
 
-// copy_file_range(2); -1 with errno ENOSYS when the kernel or libc lacks it.
-ssize_t cqq_copy_file_range(int fd_in, int fd_out, size_t len);
-
 // prctl(PR_SET_CHILD_SUBREAPER, 1).
 int cqq_set_child_subreaper(void);
 
@@ -26,8 +23,6 @@ int cqq_pipe_cloexec(int fds[2], int nonblock);
 
 // Signal-set helpers: the macros/inline functions behind sigset_t are awkward in Swift.
 int cqq_sigset_empty(sigset_t *set);
-int cqq_sigset_add(sigset_t *set, int sig);
-int cqq_sigset_full(sigset_t *set);
 
 // Install an async-signal-safe handler that writes the signal number to a self-pipe.
 int cqq_install_pipe_handler(int sig, int write_fd);
@@ -82,18 +77,11 @@ long cqq_online_cpus(void);
 // Width of the terminal on fd (TIOCGWINSZ), or -1 when fd is not a terminal or has no size.
 int cqq_terminal_columns(int fd);
 
-#endif
-
-#ifndef CQQ_H_SPAWN_EXTRA
-#define CQQ_H_SPAWN_EXTRA
 // posix_spawn_file_actions_addchdir_np (glibc >= 2.29); ENOSYS when missing.
 int cqq_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 // Sets every signal 1..NSIG-1 (that may be set) in `set`, for POSIX_SPAWN_SETSIGDEF.
 int cqq_sigset_all_catchable(sigset_t *set);
-#endif
 
-#ifndef CQQ_H_STAGING
-#define CQQ_H_STAGING
 // copy_file_range(2) with explicit offsets (both advanced by the kernel); -1/ENOSYS when missing.
 ssize_t cqq_copy_file_range_at(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len);
 // XXH64 of a buffer (QQ_VERIFY=checksum); `seed` chains buffers of one file.

@@ -1,6 +1,5 @@
 import CQQSystem
 import Glibc
-import Synchronization
 
 /// One piece of a cleanup tool's output: text for stdout, or a log line for stderr.
 public enum CleanupOutput: Sendable, Hashable {
@@ -52,19 +51,6 @@ public struct CleanupContext: Sendable {
     func warning(_ message: String) { log(.warning, message) }
     func error(_ message: String) { log(.error, message) }
     func out(_ text: String) { emit(.out(text)) }
-}
-
-/// Collects what a command emitted (tests, and `execute` wrappers).
-public final class CleanupTranscript: Sendable {
-    private let pieces = Mutex<[CleanupOutput]>([])
-    public init() {}
-    public var emit: @Sendable (CleanupOutput) -> Void { { piece in self.pieces.withLock { $0.append(piece) } } }
-    public var all: [CleanupOutput] { pieces.withLock { $0 } }
-    public var stdout: String { all.compactMap { if case .out(let t) = $0 { return t }; return nil }.joined() }
-    /// Log lines as `LEVEL message`.
-    public var logLines: [String] {
-        all.compactMap { if case .log(let l, let m) = $0 { return "\(l.label) \(m)" }; return nil }
-    }
 }
 
 /// A loaded info file with everything the destructive tools decide on.

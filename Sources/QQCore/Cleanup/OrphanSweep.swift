@@ -29,15 +29,15 @@ enum OrphanSweep {
         var lost: Bool
     }
 
-    static func run(_ o: QQWipeCommand.Options, environment: Environment, context: CleanupContext) -> Int32 {
+    static func run(_ o: QQWipeCommand.Options, environment: Environment, context: CleanupContext) -> ExitStatus {
         let system: BatchSystemName
         do { system = try batchSystemOutsideJob(environment: environment) } catch {
             context.error(error.description)
-            return 91
+            return .failed
         }
         if system == .pbs {
             context.info("Orphan sweep is not supported for PBS.")
-            return 0
+            return .success
         }
         let now = context.info.now()
         let skew = clockSkew(environment)
@@ -68,7 +68,7 @@ enum OrphanSweep {
         let keptUnsynced = rows.filter { $0.orphan && !($0.synced == "yes" || o.includeUnsynced) }.count
         guard o.yes && !o.dryRun else {
             context.out("\(deletable.count) orphaned working \(deletable.count == 1 ? "directory" : "directories") would be deleted.\n")
-            return unlisted.isEmpty ? 0 : 91
+            return unlisted.isEmpty ? .success : .failed
         }
 
         var deleted = 0
@@ -90,7 +90,7 @@ enum OrphanSweep {
             summary += "."
         }
         context.info(summary)
-        return failed || !unlisted.isEmpty ? 91 : 0
+        return failed || !unlisted.isEmpty ? .failed : .success
     }
 
     /// R140 steps 3–5 for one directory; nil when the directory is not listed (live).

@@ -30,43 +30,30 @@ public enum QQClearCommand {
         var dryRun = false
     }
 
-    enum Parsed {
-        case run(Options)
-        case help, version
-        case usageError(String)
-    }
-
-    static func parse(_ arguments: [String]) -> Parsed {
-        var o = Options()
-        var optionsEnded = false
-        for arg in arguments {
-            if optionsEnded || !arg.hasPrefix("-") || arg == "-" {
-                if o.directory != nil { return .usageError("only one DIR can be given") }
-                o.directory = arg
-                continue
-            }
-            switch arg {
-            case "--": optionsEnded = true
-            case "--force": o.force = true
-            case "--dry-run": o.dryRun = true
-            case "-h", "--help": return .help
-            case "--version": return .version
-            default: return .usageError("unrecognized option '\(arg)'")
+    static func parse(_ arguments: [String]) -> CommandLineRequest<Options> {
+        ArgumentScanner.request(arguments, flags: ["--force", "--dry-run"], into: Options()) {
+            o, word throws(ArgumentScanner.Problem) in
+            switch word {
+            case .positional(let dir):
+                if o.directory != nil { throw .invalid("only one DIR can be given") }
+                o.directory = dir
+            case .flag("--force"): o.force = true
+            case .flag("--dry-run"): o.dryRun = true
+            default: break  // each flag named above has its case
             }
         }
-        return .run(o)
     }
 
-    public static func run(arguments: [String], environment: Environment) -> Int32 {
+    public static func run(arguments: [String], environment: Environment) -> ExitStatus {
         execute(arguments: arguments, environment: environment, context: .live())
     }
 
-    static func execute(arguments: [String], environment: Environment, context: CleanupContext) -> Int32 {
+    static func execute(arguments: [String], environment: Environment, context: CleanupContext) -> ExitStatus {
         Log.configure(environment: environment)
         switch parse(arguments) {
-        case .help: context.out(help + "\n"); return 0
-        case .version: context.out("qq-clear \(QQVersion.version)\n"); return 0
-        case .usageError(let m): context.emit(.err("qq-clear: error: \(m)\n\(usage)\n")); return 2
+        case .help: context.out(help + "\n"); return .success
+        case .version: context.out("qq-clear \(QQVersion.version)\n"); return .success
+        case .usageError(let problem): context.emit(.err(problem.message(tool: "qq-clear", usage: usage))); return .usage
         case .run(let o): return clear(o, environment: environment, context: context)
         }
     }
@@ -84,13 +71,13 @@ public enum QQClearCommand {
         }
     }
 
-    static func clear(_ o: Options, environment: Environment, context: CleanupContext) -> Int32 {
+    static func clear(_ o: Options, environment: Environment, context: CleanupContext) -> ExitStatus {
         let cwd = FileSystem.logicalCurrentDirectory(environment: environment)
         let dir = FileSystem.normalizeLexically(o.directory ?? cwd, relativeTo: cwd)
         let paths: [String]
         do { paths = try Discovery.infoFiles(in: dir) } catch {
             context.error(error.description)
-            return 91
+            return .failed
         }
         var loaded: [LoadedInfo] = []
         for path in paths.sorted() {
@@ -142,12 +129,12 @@ public enum QQClearCommand {
 
         if order.isEmpty && temporaries.isEmpty {
             context.info("Nothing to clear.")
-            return 0
+            return .success
         }
         let rerun = "Rerun as '\(context.command("clear")) --force' to clear them forcibly."
         if removable.isEmpty && temporaries.isEmpty {
             context.info("No qq files could be safely cleared. \(rerun)")
-            return 0
+            return .success
         }
 
         // Info files last, so that a failure leaves the job's record in place.
@@ -156,7 +143,7 @@ public enum QQClearCommand {
         if o.dryRun {
             for p in sorted { context.out(p + "\n") }
             context.info("\(sorted.count) qq \(sorted.count == 1 ? "file" : "files") would be removed.")
-            return 0
+            return .success
         }
         var removed = 0
         var failed = false
@@ -175,7 +162,7 @@ public enum QQClearCommand {
         if protected > 0 {
             context.info("\(protected) qq files could not be safely cleared. \(rerun)")
         }
-        return failed ? 91 : 0
+        return failed ? .failed : .success
     }
 
     /// R143: the work dir outlives the info file; say how to remove it later.

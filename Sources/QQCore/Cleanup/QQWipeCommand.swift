@@ -41,71 +41,49 @@ public enum QQWipeCommand {
         var dryRun = false
     }
 
-    enum Parsed {
-        case run(Options)
-        case help, version
-        case usageError(String)
-    }
-
-    static func parse(_ arguments: [String]) -> Parsed {
-        var o = Options()
-        var optionsEnded = false
-        var i = 0
-        while i < arguments.count {
-            let arg = arguments[i]
-            i += 1
-            if optionsEnded || !arg.hasPrefix("-") || arg == "-" { o.targets.append(arg); continue }
-            var value: String?
-            var name = arg
-            if arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") {
-                name = String(arg[..<eq]); value = String(arg[arg.index(after: eq)...])
-            }
-            switch name {
-            case "--": optionsEnded = true
-            case "-y", "--yes": o.yes = true
-            case "--force": o.force = true
-            case "--orphans": o.orphans = true
-            case "--include-unsynced": o.includeUnsynced = true
-            case "--dry-run": o.dryRun = true
-            case "--older-than":
-                if value == nil {
-                    guard i < arguments.count else { return .usageError("--older-than needs a value") }
-                    value = arguments[i]; i += 1
-                }
-                guard let v = value, let seconds = parseWalltime(v), seconds >= 0 else {
-                    return .usageError("invalid duration for --older-than: '\(value ?? "")' (use e.g. 7d, 12h or 48:00:00)")
+    static func parse(_ arguments: [String]) -> CommandLineRequest<Options> {
+        ArgumentScanner.request(arguments, flags: ["-y", "--yes", "--force", "--orphans", "--include-unsynced", "--dry-run"],
+                                valued: ["--older-than"], into: Options()) { o, word throws(ArgumentScanner.Problem) in
+            switch word {
+            case .positional(let target): o.targets.append(target)
+            case .flag("-y"), .flag("--yes"): o.yes = true
+            case .flag("--force"): o.force = true
+            case .flag("--orphans"): o.orphans = true
+            case .flag("--include-unsynced"): o.includeUnsynced = true
+            case .flag("--dry-run"): o.dryRun = true
+            case .option(let name, let value):  // --older-than, the only option with a value
+                guard let seconds = parseWalltime(value), seconds >= 0 else {
+                    throw .invalid("invalid duration for \(name): '\(value)' (use e.g. 7d, 12h or 48:00:00)")
                 }
                 o.olderThan = seconds
-            case "-h", "--help": return .help
-            case "--version": return .version
-            default: return .usageError("unrecognized option '\(arg)'")
+            case .flag: break  // each flag named above has its case
+            }
+        } check: { o throws(ArgumentScanner.Problem) in
+            if o.orphans {
+                if !o.targets.isEmpty { throw .invalid("--orphans takes no TARGET") }
+                if o.force { throw .invalid("--force cannot be used with --orphans") }
+            } else {
+                for (flag, set) in [("--older-than", o.olderThan != nil), ("--include-unsynced", o.includeUnsynced),
+                                    ("--dry-run", o.dryRun)] where set {
+                    throw .invalid("\(flag) can only be used with --orphans")
+                }
             }
         }
-        if o.orphans {
-            if !o.targets.isEmpty { return .usageError("--orphans takes no TARGET") }
-            if o.force { return .usageError("--force cannot be used with --orphans") }
-        } else {
-            for (flag, set) in [("--older-than", o.olderThan != nil), ("--include-unsynced", o.includeUnsynced),
-                                ("--dry-run", o.dryRun)] where set {
-                return .usageError("\(flag) can only be used with --orphans")
-            }
-        }
-        return .run(o)
     }
 
     /// The whole command for this process.
-    public static func run(arguments: [String], environment: Environment) -> Int32 {
+    public static func run(arguments: [String], environment: Environment) -> ExitStatus {
         execute(arguments: arguments, environment: environment, context: .live())
     }
 
-    static func execute(arguments: [String], environment: Environment, context: CleanupContext) -> Int32 {
+    static func execute(arguments: [String], environment: Environment, context: CleanupContext) -> ExitStatus {
         Log.configure(environment: environment)
         switch parse(arguments) {
-        case .help: context.out(help + "\n"); return 0
-        case .version: context.out("qq-wipe \(QQVersion.version)\n"); return 0
-        case .usageError(let m):
-            context.emit(.err("qq-wipe: error: \(m)\n\(usage)\n"))
-            return 2
+        case .help: context.out(help + "\n"); return .success
+        case .version: context.out("qq-wipe \(QQVersion.version)\n"); return .success
+        case .usageError(let problem):
+            context.emit(.err(problem.message(tool: "qq-wipe", usage: usage)))
+            return .usage
         case .run(let o):
             if o.orphans { return OrphanSweep.run(o, environment: environment, context: context) }
             return wipeTargets(o, environment: environment, context: context)
@@ -123,7 +101,7 @@ public enum QQWipeCommand {
     }
 
     /// R132–R139.
-    static func wipeTargets(_ o: Options, environment: Environment, context: CleanupContext) -> Int32 {
+    static func wipeTargets(_ o: Options, environment: Environment, context: CleanupContext) -> ExitStatus {
         let cwd = FileSystem.logicalCurrentDirectory(environment: environment)
         let (jobs, targetErrors) = QQInfoCommand.collectJobs(o.targets, environment: environment,
                                                              context: context.info, directory: cwd)
@@ -146,10 +124,10 @@ public enum QQWipeCommand {
         let succeeded = outcomes.filter { $0 == .wiped || $0 == .aborted }.count
         if total > 1 && unsuitable == total {
             context.error("No suitable qq job.")
-            return 91
+            return .failed
         }
-        if total == 0 { return 91 }
-        return succeeded == 0 ? 91 : 0
+        if total == 0 { return .failed }
+        return succeeded == 0 ? .failed : .success
     }
 
     /// One job: panel, suitability (R133), safety (R134), confirmation (R137), deletion (R136),

@@ -60,49 +60,38 @@ public enum QQInfoCommand {
         var noBatch = false
     }
 
-    enum Parsed {
-        case run(Options)
-        case help
-        case version
-        case usageError(String)
-    }
-
-    static func parse(_ arguments: [String]) -> Parsed {
-        var o = Options()
-        var optionsEnded = false
-        for arg in arguments {
-            if optionsEnded || !arg.hasPrefix("-") || arg == "-" { o.targets.append(arg); continue }
-            switch arg {
-            case "--": optionsEnded = true
-            case "-s", "--short": o.short = true
-            case "--json": o.json = true
-            case "--no-batch": o.noBatch = true
-            case "-h", "--help": return .help
-            case "--version": return .version
-            default: return .usageError("unrecognized option '\(arg)'")
+    static func parse(_ arguments: [String]) -> CommandLineRequest<Options> {
+        ArgumentScanner.request(arguments, flags: ["-s", "--short", "--json", "--no-batch"], into: Options()) {
+            o, word throws(ArgumentScanner.Problem) in
+            switch word {
+            case .positional(let target): o.targets.append(target)
+            case .flag("-s"), .flag("--short"): o.short = true
+            case .flag("--json"): o.json = true
+            case .flag("--no-batch"): o.noBatch = true
+            default: break  // each flag named above has its case
             }
+        } check: { o throws(ArgumentScanner.Problem) in
+            if o.short && o.json { throw .invalid("--short and --json cannot be used together") }
         }
-        if o.short && o.json { return .usageError("--short and --json cannot be used together") }
-        return .run(o)
     }
 
     /// The whole command: prints to stdout, logs to stderr, returns the exit code.
-    public static func run(arguments: [String], environment: Environment) -> Int32 {
-        let (code, out, err) = execute(arguments: arguments, environment: environment, context: .live())
+    public static func run(arguments: [String], environment: Environment) -> ExitStatus {
+        let (status, out, err) = execute(arguments: arguments, environment: environment, context: .live())
         writeAll(2, err)
         writeAll(1, out)
-        return code
+        return status
     }
 
     /// Same as `run`, with the output returned: (exit code, stdout, usage/help text for stderr).
     static func execute(arguments: [String], environment: Environment,
-                        context: InfoContext) -> (Int32, String, String) {
+                        context: InfoContext) -> (ExitStatus, String, String) {
         Log.configure(environment: environment)
         let options: Options
         switch parse(arguments) {
-        case .help: return (0, help + "\n", "")
-        case .version: return (0, "qq-info \(QQVersion.version)\n", "")
-        case .usageError(let message): return (2, "", "qq-info: error: \(message)\n\(usage)\n")
+        case .help: return (.success, help + "\n", "")
+        case .version: return (.success, "qq-info \(QQVersion.version)\n", "")
+        case .usageError(let problem): return (.usage, "", problem.message(tool: "qq-info", usage: usage))
         case .run(let o): options = o
         }
 
@@ -145,7 +134,7 @@ public enum QQInfoCommand {
             }
             if !options.short && !(jobs.isEmpty && pending.jobs.isEmpty) { out += "\n" }
         }
-        return (errors.isEmpty ? 0 : 91, out, "")
+        return (errors.isEmpty ? .success : .failed, out, "")
     }
 
     /// R118–R121: the info files named by `targets` (files, directories, job ids; the current

@@ -33,51 +33,56 @@ public enum FrontCommand {
         argv0.map { $0.hasPrefix("qq ") && ownSubcommands.contains(String($0.dropFirst(3))) } ?? false
     }
 
-    /// Returns only when it could not exec; the value is the exit code.
-    public static func main(arguments: [String], environment env: Environment) -> Int32 {
-        guard let sub = arguments.first else {
-            writeError(usage + "\n")
-            return 2
-        }
-        switch sub {
-        case "--help", "-h":
-            print(usage)
-            return 0
-        case "--version":
-            print("qq \(QQVersion.version)")
-            return 0
-        default:
-            break
-        }
-        let rest = Array(arguments.dropFirst())
-        if ownSubcommands.contains(sub) {
-            let tool = "qq-" + sub
-            var candidates: [String] = []
-            if let dir = ownDirectory(environment: env) { candidates.append(dir + "/" + tool) }
-            if let onPath = findExecutable(tool, path: env["PATH"]) { candidates.append(onPath) }
-            guard let path = candidates.first(where: { access($0, X_OK) == 0 }) else {
-                writeError("qq: cannot execute '\(tool)': not found in the directory of qq or on PATH\n")
-                return 127
+    /// Returns only when it could not exec.
+    public static func main(arguments: [String], environment env: Environment) -> ExitStatus {
+        // Only the words before the sub-command are the front's; an option it does not know is
+        // the Python qq's (R15), so the whole command line goes there unchanged.
+        var scanner = ArgumentScanner(arguments, flags: ["--help", "-h", "--version"], optionsEndAtFirstPositional: true)
+        let sub: String
+        do {
+            switch try scanner.next() {
+            case nil:
+                writeError(usage + "\n")
+                return .usage
+            case .flag("--version"):
+                print("qq \(QQVersion.version)")
+                return .success
+            case .flag, .option:  // -h, --help; the front has no option with a value
+                print(usage)
+                return .success
+            case .positional(let word):
+                sub = word
             }
-            exec(path, [argv0(for: sub)] + rest, env)
-            writeError("qq: cannot execute '\(tool)': \(String(cString: strerror(errno)))\n")
-            return 127
+        } catch {
+            return delegate(sub: arguments[0], arguments: arguments, environment: env)
         }
-        return delegate(sub: sub, arguments: arguments, environment: env)
+        let rest = scanner.rest
+        guard ownSubcommands.contains(sub) else { return delegate(sub: sub, arguments: arguments, environment: env) }
+        let tool = "qq-" + sub
+        var candidates: [String] = []
+        if let dir = ownDirectory(environment: env) { candidates.append(dir + "/" + tool) }
+        if let onPath = findExecutable(tool, path: env["PATH"]) { candidates.append(onPath) }
+        guard let path = candidates.first(where: { access($0, X_OK) == 0 }) else {
+            writeError("qq: cannot execute '\(tool)': not found in the directory of qq or on PATH\n")
+            return .cannotExecute
+        }
+        exec(path, [argv0(for: sub)] + rest, env)
+        writeError("qq: cannot execute '\(tool)': \(String(cString: strerror(errno)))\n")
+        return .cannotExecute
     }
 
     /// R15: `QQ_DELEGATE`, else the next `qq` on PATH that is not this file; pid-guarded.
-    static func delegate(sub: String, arguments: [String], environment env: Environment) -> Int32 {
+    static func delegate(sub: String, arguments: [String], environment env: Environment) -> ExitStatus {
         if env["QQ_FRONT_DELEGATED"] == String(getpid()) {
             writeError(notDelegated(sub, why: "delegating it would run this qq again (QQ_DELEGATE or the next 'qq' on PATH leads back here)"))
-            return 2
+            return .usage
         }
         var target: String?
         if let d = env.nonEmpty("QQ_DELEGATE") {
             target = findExecutable(d, path: env["PATH"])
             if target == nil {
                 writeError(notDelegated(sub, why: "QQ_DELEGATE='\(d)' is not an executable program"))
-                return 2
+                return .usage
             }
         } else {
             let me = FileSystem.stat("/proc/self/exe")
@@ -91,13 +96,13 @@ public enum FrontCommand {
         }
         guard let target else {
             writeError(notDelegated(sub, why: "no Python qq was found (QQ_DELEGATE is not set and there is no other 'qq' on PATH)"))
-            return 2
+            return .usage
         }
         var childEnv = env
         childEnv["QQ_FRONT_DELEGATED"] = String(getpid())
         exec(target, [target] + arguments, childEnv)
         writeError("qq: cannot execute '\(target)': \(String(cString: strerror(errno)))\n")
-        return 127
+        return .cannotExecute
     }
 
     /// Why `sub` could not be run, and what to do: a Python qq command needs the Python qq; any

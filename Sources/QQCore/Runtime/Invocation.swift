@@ -32,7 +32,7 @@ struct Invocation: Sendable {
         do {
             arguments = try RunnerArguments.parse(raw)
         } catch {
-            throw .fatal(error.description)
+            throw .fatal(RunnerArguments.message(for: error))
         }
         if arguments.help { print(RunnerArguments.usage); throw .terminatedNormally }
         if arguments.version { print(QQVersion.versionLine("qq-run")); throw .terminatedNormally }

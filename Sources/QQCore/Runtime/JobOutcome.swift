@@ -18,10 +18,10 @@ struct JobOutcome: Sendable {
     /// False when K1 could not be written: then the file keeps what it says (R108 step 3).
     let writesFinalRecord: Bool
 
-    var exitStatus: Int32 {
+    var exitStatus: ExitStatus {
         switch ending {
-        case .completed(let code): return Int32(truncatingIfNeeded: code)
-        case .killed(let sig, _): return 128 + sig
+        case .completed(let code): return .script(code)
+        case .killed(let sig, _): return .signal(sig)
         }
     }
 

@@ -50,7 +50,7 @@ enum Kill {
 
     /// R109: a signal before the script started: nothing to rescue (the pipeline removes what this
     /// attempt staged); `killed` is written once.
-    static func beforeScript(signal sig: Int32, keeper: (any StateFileKeeping)?) -> Int32 {
+    static func beforeScript(signal sig: Int32, keeper: (any StateFileKeeping)?) -> ExitStatus {
         Log.info("Received SIG\(signalName(sig)), initiating shutdown.")
         if let keeper, !keeper.stopped {
             // No start time yet, so no time limit can have passed: the signal tells the reason.
@@ -65,7 +65,7 @@ enum Kill {
             if outcome != .written { Log.info("The info file was left untouched (\(outcome)).") }
         }
         Log.error("Execution was terminated by SIG\(signalName(sig)).")
-        return 128 + sig
+        return .signal(sig)
     }
 
     /// K1: `killed` at once, one immediate retry at most (R108 step 3).

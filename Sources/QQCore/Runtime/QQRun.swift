@@ -1,6 +1,6 @@
 /// qq-run: the job's entrypoint (SPEC §6–§9). `QQRun.main` is all an executable needs to call.
 public enum QQRun {
-    public static func main(arguments: [String]) -> Int32 {
+    public static func main(arguments: [String]) -> ExitStatus {
         JobPipeline(supervisor: Supervisor()).run(arguments: arguments, environment: Environment.current())
     }
 }
@@ -15,7 +15,7 @@ public enum QQRun {
 struct JobPipeline {
     let supervisor: Supervisor
 
-    func run(arguments: [String], environment: Environment) -> Int32 {
+    func run(arguments: [String], environment: Environment) -> ExitStatus {
         supervisor.installSignalHandlers()                                   // 1
         Log.configure(environment: environment)                              // 2
         var soFar = SoFar()
@@ -75,7 +75,7 @@ struct JobPipeline {
     }
 
     /// W5 or K2, and the exit status.
-    private func record(_ outcome: JobOutcome, state: JobStateWriter) -> Int32 {
+    private func record(_ outcome: JobOutcome, state: JobStateWriter) -> ExitStatus {
         let foreignBefore = state.wentForeign
         if outcome.writesFinalRecord && !state.keeper.stopped {
             let written: StateKeeper.Outcome
@@ -101,7 +101,7 @@ struct JobPipeline {
             if state.wentForeign {
                 Log.error("Fatal qq run error: the info file '\(state.infoPath)' was changed by someone else during the job.")
                 Log.error("Failure state was NOT logged into the job info file.")
-                return 93
+                return .foreign
             }
             Log.info("Job completed with an exit code of \(code).")
         }
@@ -110,10 +110,10 @@ struct JobPipeline {
 
     // MARK: Ending early
 
-    private func finish(with failure: RunFailure, soFar: SoFar) -> Int32 {
+    private func finish(with failure: RunFailure, soFar: SoFar) -> ExitStatus {
         switch failure {
         case .terminatedNormally:
-            return 0
+            return .success
         case .notInBatchEnvironment(let m):
             Log.error(m)
         case .fatal(let m), .foreign(let m):
@@ -122,7 +122,7 @@ struct JobPipeline {
             Log.error("Failure state was NOT logged into the job info file.")
         case .error(let m), .internalError(let m):
             removeStagedCopies(soFar)
-            let logged = recordError(m, code: failure.exitCode, soFar: soFar)
+            let logged = recordError(m, code: failure.exitStatus, soFar: soFar)
             Log.error(m)
             if case .internalError = failure { Log.critical("Internal error in qq-run \(QQVersion.version): \(m)") }
             Log.error(logged ? "Failure state was logged into the job info file." : "Failure state was NOT logged into the job info file.")
@@ -134,7 +134,7 @@ struct JobPipeline {
             Log.error(m)
             Log.error("Failure state was NOT logged into the job info file.")
         }
-        return failure.exitCode
+        return failure.exitStatus
     }
 
     /// An early abort removes the work dir if this attempt created it: it holds only staged copies.
@@ -145,12 +145,12 @@ struct JobPipeline {
     }
 
     /// Write E (§7.10): `failed`, `job_exit_code` 91/99, `error`.
-    private func recordError(_ message: String, code: Int32, soFar: SoFar) -> Bool {
+    private func recordError(_ message: String, code: ExitStatus, soFar: SoFar) -> Bool {
         func update(_ r: inout InfoRecord) {
             r.jobState = .failed
             r.phase = .done
             r.completionTime = Timestamp.now()
-            r.jobExitCode = Int(code)
+            r.jobExitCode = code.jobExitCode
             r.error = message
         }
         if let state = soFar.state { return state.write(retry: true, stop: supervisor, update) == .written }

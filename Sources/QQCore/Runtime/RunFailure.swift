@@ -1,31 +1,31 @@
 /// How qq-run ends early (§9, R115). Each case carries the message a user reads.
 public enum RunFailure: Error, Sendable, CustomStringConvertible {
-    /// 90: not in a batch or qq environment; nothing is written.
+    /// Exit 90: not in a batch or qq environment; nothing is written.
     case notInBatchEnvironment(String)
-    /// 92: the state file is unusable or was never created; nothing is written.
+    /// Exit 92: the state file is unusable or was never created; nothing is written.
     case fatal(String)
-    /// 93: the state file says killed or belongs to another job; nothing is written.
+    /// Exit 93: the state file says killed or belongs to another job; nothing is written.
     case foreign(String)
-    /// 91: a qq-run error after the state file became usable; recorded as `failed` when possible.
+    /// Exit 91: a qq-run error after the state file became usable; recorded as `failed` when possible.
     case error(String)
-    /// 99: a bug.
+    /// Exit 99: a bug.
     case internalError(String)
-    /// 91 without a record: W2/W3 could not be written (R39).
+    /// Exit 91 without a record: W2/W3 could not be written (R39).
     case stateNotLogged(String)
-    /// 128+N: terminated by a signal before or during setup.
+    /// Exit 128+N: terminated by a signal before or during setup.
     case terminated(Int32)
     /// `--help` / `--version`: nothing to run, exit 0.
     case terminatedNormally
 
-    public var exitCode: Int32 {
+    public var exitStatus: ExitStatus {
         switch self {
-        case .notInBatchEnvironment: return 90
-        case .error, .stateNotLogged: return 91
-        case .terminatedNormally: return 0
-        case .fatal: return 92
-        case .foreign: return 93
-        case .internalError: return 99
-        case .terminated(let s): return 128 + s
+        case .notInBatchEnvironment: return .notInBatchJob
+        case .error, .stateNotLogged: return .failed
+        case .terminatedNormally: return .success
+        case .fatal: return .fatal
+        case .foreign: return .foreign
+        case .internalError: return .internalError
+        case .terminated(let s): return .signal(s)
         }
     }
 

@@ -10,38 +10,41 @@ public struct RunnerArguments: Sendable, Equatable {
     /// The command line as given, for a fallback runner that must see it unchanged (R117).
     public var raw: [String] = []
 
-    public enum ParseError: Error, Equatable, CustomStringConvertible {
-        case unknownOption(String)
-        public var description: String {
-            switch self { case .unknownOption(let o): return "Unknown option '\(o)'." }
-        }
-    }
-
-    public static func parse(_ arguments: [String]) throws(ParseError) -> RunnerArguments {
+    /// R73a: `--local`, `--help`/`-h`, `--version`, then the script path and its arguments.
+    package static func parse(_ arguments: [String]) throws(ArgumentScanner.Problem) -> RunnerArguments {
         var result = RunnerArguments()
         result.raw = arguments
-        var i = 0
-        while i < arguments.count {
-            let a = arguments[i]
-            if a == "--" { i += 1; break }
-            guard a.hasPrefix("-"), a != "-" else { break }
-            switch a {
-            case "--local": result.local = true
-            case "--help", "-h": result.help = true
-            case "--version": result.version = true
-            default: throw .unknownOption(a)
+        var scanner = ArgumentScanner(arguments, flags: ["--local", "--help", "-h", "--version"],
+                                      optionsEndAtFirstPositional: true)
+        while let word = try scanner.next() {
+            switch word {
+            case .flag("--local"): result.local = true
+            case .flag("--version"): result.version = true
+            case .flag: result.help = true  // -h, --help
+            case .positional(let script):
+                result.script = script
+                result.scriptArguments = scanner.rest
+                return result
+            case .option: break  // qq-run has no option with a value
             }
-            i += 1
-        }
-        if i < arguments.count {
-            result.script = arguments[i]
-            result.scriptArguments = Array(arguments[(i + 1)...])
         }
         return result
     }
 
+    /// R73a's message for a command line qq-run cannot read (exit 92), with the usage line.
+    package static func message(for problem: ArgumentScanner.Problem) -> String {
+        let what: String
+        switch problem {
+        case .unknownOption(let word): what = "Unknown option '\(word)'."
+        default: what = problem.description.prefix(1).uppercased() + problem.description.dropFirst() + "."
+        }
+        return what + " Usage: \(synopsis) (options go before the script path)."
+    }
+
+    static let synopsis = "qq-run [--local] SCRIPT [ARGS...]"
+
     public static let usage = """
-        usage: qq-run [--local] SCRIPT [ARGS...]
+        usage: \(synopsis)
                qq-run --help | --version
 
         Runs SCRIPT as a qq job: creates the work dir on scratch, stages the input dir in,

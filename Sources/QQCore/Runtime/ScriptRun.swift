@@ -35,7 +35,7 @@ enum ScriptRun {
         try spawn(state: state, interpreter: interpreter, scriptPath: scriptPath, workDir: workDir, supervisor: supervisor)
         supervisor.waitForScript(tickInterval: context.heartbeatInterval) { state.heartbeat(supervisor) }   // 14
         if let sig = supervisor.terminationSignal { return .interrupted(signal: sig) }
-        return .exited(code: supervisor.scriptExitCode ?? 99)
+        return .exited(code: supervisor.scriptExitCode ?? ExitStatus.internalError.jobExitCode)
     }
 
     /// R55: the job's nodes from the environment, without asking the scheduler.

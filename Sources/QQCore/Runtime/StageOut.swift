@@ -40,7 +40,7 @@ enum StageOut {
                                        state: state, supervisor: supervisor, window: window)
         }
         let failedStageOut = result.error != nil
-        return JobOutcome(ending: .completed(jobExitCode: failedStageOut && rc == 0 ? 91 : rc),
+        return JobOutcome(ending: .completed(jobExitCode: failedStageOut && rc == 0 ? ExitStatus.failed.jobExitCode : rc),
                           scriptExitCode: failedStageOut && rc == 0 ? 0 : nil, error: result.error,
                           stageOut: result.stats, usage: usage, synchronized: result.synchronized,
                           writesFinalRecord: true)

@@ -165,7 +165,7 @@ extension CopyEngine {
         func discard() { _ = withZ(target) { unlinkat(dstDir, $0, 0) } }
         if let splitAt, before.size >= splitAt, !verifyChecksum {
             return .success(.split(SplitFile(sfd: sfd, dfd: dfd, srcZ: srcZ, target: target, dstZ: dstZ, direct: direct,
-                                             before: before, rangeSize: splitRangeSize(before.size), streams: streams, keep: keep)))
+                                             before: before, rangeSize: Self.splitRangeSize, streams: streams, keep: keep)))
         }
         var attempt = 0
         while true {
@@ -283,7 +283,7 @@ extension CopyEngine {
     }
 
     /// Ranges of a split file: 32 MiB (small enough to balance the chains, large enough to be cheap).
-    func splitRangeSize(_ size: Int64) -> Int64 { 32 << 20 }
+    static let splitRangeSize: Int64 = 32 << 20
 
     /// Re-creates a symlink with the same target text, never following it; `direct` writes the
     /// final name (replacing what is there), otherwise a temporary name renamed into place.

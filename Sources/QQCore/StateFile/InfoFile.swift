@@ -28,8 +28,6 @@ public enum InfoFileLoadError: Error, Sendable, Hashable, CustomStringConvertibl
         case .invalid(let e): return e.description
         }
     }
-    /// True when the file does not exist.
-    public var isMissing: Bool { if case .unreadable(let e) = self { return e.code == ENOENT }; return false }
 }
 
 public enum InfoFileCodec {
@@ -152,16 +150,6 @@ public enum InfoFile {
     /// Encodes `marker` and writes it atomically with mode 0600 for a new file (R45).
     public static func writeMarker(_ marker: WorkDirMarker, to path: String) throws(SystemError) {
         try writeAtomically(InfoFileCodec.encodeMarker(marker), to: path, modeIfNew: 0o600)
-    }
-
-    /// `lstat` of `path`: permission bits, mtime in nanoseconds and size, for R39's check right
-    /// before the rename. nil when the file cannot be stat'ed.
-    public static func fileStatus(path: String) -> (mode: mode_t, mtimeNanos: Int64, size: Int64)? {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return nil }
-        let (sec, overflow1) = Int64(st.st_mtim.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
-        let (nanos, overflow2) = sec.addingReportingOverflow(Int64(st.st_mtim.tv_nsec))
-        return (st.st_mode & 0o7777, overflow1 || overflow2 ? Int64.max : nanos, Int64(st.st_size))
     }
 }
 

@@ -4,9 +4,6 @@ import Glibc
 // directory fsync, the umask. Errors are `SystemError`s with an operation word for the user.
 
 enum InfoFileIO {
-    /// State files are small; anything this big is not one, and reading it all would only hurt.
-    static let maxFileSize = 64 * 1024 * 1024
-
     static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws(SystemError) {
         if !bytes.withUnsafeBytes({ FileSystem.writeAll(fd, $0) }) { throw SystemError.fromErrno("write", path) }
     }
