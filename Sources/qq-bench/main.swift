@@ -52,12 +52,18 @@ let selfPath: String = {
     return n > 0 ? String(cString: buf) : CommandLine.arguments[0]
 }()
 let qqRun = option("--qq-run") ?? (FileSystem.directoryName(selfPath) + "/qq-run")
+// The engine as qq-run would build it from the same settings (`QQ_COPY_STREAMS`, `QQ_VERIFY`, the
+// config file), passed in explicitly: the engine itself reads no environment.
+let settings = Settings.load(environment: Environment.current())
+func makeEngine() -> CopyEngine {
+    CopyEngine(streams: settings.copyStreams ?? CopyEngine.defaultStreams(), verifyChecksum: settings.verifyChecksum)
+}
 
 // Diagnostics: `qq-bench --stage-in SRC DST` / `--stage-out WORK INPUT` time one engine call (for strace/perf).
 if let i = args.firstIndex(of: "--stage-in"), i + 2 < args.count {
     let t0 = now()
     var manifest = Manifest()
-    let stats = CopyEngine().stageIn(from: args[i + 1], to: args[i + 2], filter: StageFilter(), manifest: &manifest)
+    let stats = makeEngine().stageIn(from: args[i + 1], to: args[i + 2], filter: StageFilter(), manifest: &manifest)
     let t1 = now()
     try? manifest.write(to: args[i + 2])
     print("stage-in: \(stats.files) files, \(stats.bytes) bytes, \(stats.failures.count) failures, \(seconds(t1 - t0)) (+ manifest \(seconds(now() - t1)))")
@@ -66,13 +72,13 @@ if let i = args.firstIndex(of: "--stage-in"), i + 2 < args.count {
 if let i = args.firstIndex(of: "--stage-out"), i + 2 < args.count {
     let manifest = Manifest.read(from: args[i + 1])
     let t0 = now()
-    let out = CopyEngine().stageOut(from: args[i + 1], to: args[i + 2], manifest: manifest, controlFiles: [PathBytes(".qq-run-manifest".utf8)], includedNames: [])
+    let out = makeEngine().stageOut(from: args[i + 1], to: args[i + 2], manifest: manifest, controlFiles: [PathBytes(".qq-run-manifest".utf8)], includedNames: [])
     print("stage-out: \(out.stats.files) files, \(out.stats.failures.count) failures, \(out.deleted.count) deleted, \(seconds(now() - t0))")
     exit(0)
 }
 if FileSystem.lstat(base) != nil && option("--dir") == nil { fail("'\(base)' exists") }
 makeDirectory(base)
-let engine = CopyEngine()
+let engine = makeEngine()
 let control: Set<PathBytes> = [PathBytes(".qq-run-marker".utf8), PathBytes(".qq-run-manifest".utf8), PathBytes(".qq-run-not-copied".utf8)]
 
 print("qq-bench: \(runs) runs per case; trees in \(base); \(cqq_online_cpus()) CPUs; engine streams \(engine.streams)" +

@@ -63,6 +63,7 @@ public enum QQClearCommand {
 
     static func execute(arguments: [String], environment: Environment, context: CleanupContext) -> Int32 {
         Log.configure(environment: environment)
+        let context = context.withSettings(from: environment)
         switch parse(arguments) {
         case .help: context.out(help + "\n"); return 0
         case .version: context.out("qq-clear \(QQVersion.version)\n"); return 0

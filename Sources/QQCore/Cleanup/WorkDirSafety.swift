@@ -96,13 +96,12 @@ public struct ScratchLocation: Sendable, Hashable {
     /// R135: `workDir` is strictly under a known scratch root in the layout of `system` for job
     /// `jobID`. Returns the matching location, or nil.
     public static func match(workDir: String, jobID: String, system: BatchSystemName,
-                             environment: Environment, settings: Settings? = nil) -> ScratchLocation? {
+                             environment: Environment, settings: Settings) -> ScratchLocation? {
         guard workDir.hasPrefix("/"), FileSystem.normalizeLexically(workDir) == workDir,
               !workDir.split(separator: "/", omittingEmptySubsequences: false).dropFirst().contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
         else { return nil }
-        let s = settings ?? Settings.load(environment: environment, system: system)
-        let roots = knownRoots(system: system, environment: environment, settings: s)
-        let users = Set(userNames(environment: environment, attempts: s.scratchAttempts))
+        let roots = knownRoots(system: system, environment: environment, settings: settings)
+        let users = Set(userNames(environment: environment, attempts: settings.scratchAttempts))
         for root in roots {
             let prefix = root == "/" ? "/" : root + "/"
             guard workDir.hasPrefix(prefix) else { continue }
@@ -152,11 +151,11 @@ public enum WorkDirSafety {
     /// R134's checks (work dir known, input dir, location, symlink, owner, marker, host) in that
     /// order, for the work dir `workDir` of the job in `record`. `host` is this host (R10).
     public static func check(workDir: String?, record: InfoRecord, environment: Environment,
-                             host: String? = nil) -> Result<Verdict, WorkDirRefusal> {
+                             settings: Settings, host: String? = nil) -> Result<Verdict, WorkDirRefusal> {
         guard let workDir, !workDir.isEmpty, let node = record.mainNode, !node.isEmpty else { return .failure(.noWorkDir) }
         if overlapsInputDir(workDir: workDir, inputDir: record.inputDir) { return .failure(.inputDirectory) }
         guard let location = ScratchLocation.match(workDir: workDir, jobID: record.jobID, system: record.batchSystem,
-                                                   environment: environment) else {
+                                                   environment: environment, settings: settings) else {
             return .failure(.notInKnownLocation(workDir))
         }
         let st: FileStatus

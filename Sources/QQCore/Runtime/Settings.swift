@@ -91,7 +91,11 @@ public struct Settings: Sendable {
         s.retryInitialDelay = number("retry_initial_delay", s.retryInitialDelay)
         s.retryMaxDelay = number("retry_max_delay", s.retryMaxDelay)
         s.retryTotal = number("retry_total", s.retryTotal)
-        s.batchTimeout = number("batch_timeout", s.batchTimeout)
+        // R57: a timeout of 0 would fail every query at once, so it must be positive.
+        if let text = value("batch_timeout") {
+            if let v = Double(text.trimmingBlanks), v > 0, v.isFinite { s.batchTimeout = v }
+            else { invalid("batch_timeout", "a number of seconds > 0", formatSeconds(s.batchTimeout)) }
+        }
         if let text = value("copy_streams") {
             if let n = Int(text.trimmingBlanks), n >= 1 {
                 s.copyStreams = n
@@ -100,7 +104,7 @@ public struct Settings: Sendable {
             }
         }
         s.verifyChecksum = choice("verify", ["size", "checksum"], "size") == "checksum"
-        s.useSacct = value("use_sacct") == "1"
+        s.useSacct = flag("use_sacct", s.useSacct)
         s.clockSkew = number("clock_skew", s.clockSkew)
         s.fallbackRunner = value("fallback_runner")
         if let i = config?.value(table: "runner", key: "default_interpreter"), !i.isEmpty { s.defaultInterpreter = i }
