@@ -70,6 +70,14 @@ private func runningRecord(interval: Int) -> InfoRecord {
                                       settings: Settings()) == nil)
     }
 
+    @Test func wipeRootsFromTheConfigAreKnownScratchRootsForQQWipe() {
+        // QQ_WIPE_ROOTS used to be read from the environment only.
+        let world = qqRun("wipe_roots = \"/mnt/a:/mnt/b:relative\"")
+        #expect(ScratchLocation.match(workDir: "/mnt/b/jdoe/qq-jobs/job_3", jobID: "3", system: .slurm,
+                                      environment: world.environment(), settings: world.settings(system: .slurm))?.root == "/mnt/b")
+        #expect(world.settings().wipeRoots == ["/mnt/a", "/mnt/b"])
+    }
+
     @Test func perSystemScratchDirAttemptsCountsForThatSystemOnly() {
         let world = ConfigWorld("[slurm_it4i_options]\nscratch_dir_attempts = 6\n")
         #expect(world.settings(system: .slurmIT4I).scratchAttempts == 6)

@@ -60,14 +60,8 @@ public struct ScratchLocation: Sendable, Hashable {
     /// R135: PBS's fixed scratch roots.
     public static let pbsDefaultRoots = ["/scratch", "/scratch.ssd", "/scratch.shared", "/scratch.shm", "/dev/shm/scratch.shm"]
 
-    /// `QQ_WIPE_ROOTS`, colon-separated, normalized; empty and relative entries are ignored.
-    public static func wipeRoots(_ environment: Environment) -> [String] {
-        (environment["QQ_WIPE_ROOTS"] ?? "").split(separator: ":").map(String.init)
-            .filter { $0.hasPrefix("/") }.map { FileSystem.normalizeLexically($0) }
-    }
-
-    /// The roots of R51 for `system` from the current environment and config (`QQ_SCRATCH_ROOT`,
-    /// `QQ_FLASH_ROOT`, or the defaults), then `QQ_WIPE_ROOTS`. PBS: `QQ_WIPE_ROOTS`, then its
+    /// The roots of R51 for `system` from the settings (`scratch_root`, `flash_root`, or the
+    /// defaults), then `wipe_roots`. PBS: `wipe_roots`, then its
     /// fixed list.
     public static func knownRoots(system: BatchSystemName, environment: Environment, settings: Settings) -> [String] {
         var roots: [String] = []
@@ -81,7 +75,7 @@ public struct ScratchLocation: Sendable, Hashable {
         case .pbs: break
         }
         roots = roots.filter { $0.hasPrefix("/") }.map { FileSystem.normalizeLexically($0) }
-        roots += wipeRoots(environment)
+        roots += settings.wipeRoots
         if system == .pbs { roots += pbsDefaultRoots }
         var seen = Set<String>()
         return roots.filter { seen.insert($0).inserted }

@@ -5,6 +5,8 @@ public struct Settings: Sendable {
     public var scratchRoot: String?
     public var flashRoot: String?
     public var scratchAttempts = 3
+    /// R135: extra known scratch roots for qq-wipe (`QQ_WIPE_ROOTS`, colon-separated, absolute).
+    public var wipeRoots: [String] = []
     public var heartbeatInterval = 60
     public var killGrace = 10.0
     /// The scheduler's KillWait when given (`QQ_KILL_WAIT`); otherwise learned (R111).
@@ -81,6 +83,9 @@ public struct Settings: Sendable {
             s.scratchAttempts = n
         }
         s.scratchAttempts = integer("scratch_attempts", s.scratchAttempts, minimum: 1)
+        // Relative entries are ignored: a root must not depend on where the tool is started.
+        s.wipeRoots = (value("wipe_roots") ?? "").split(separator: ":").map(String.init)
+            .filter { $0.hasPrefix("/") }.map { FileSystem.normalizeLexically($0) }
         s.heartbeatInterval = integer("heartbeat_interval", s.heartbeatInterval)
         s.killGrace = number("kill_grace", s.killGrace)
         if value("kill_wait") != nil { s.killWait = number("kill_wait", 30) }
