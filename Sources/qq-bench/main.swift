@@ -81,12 +81,18 @@ let selfPath: String = {
     return n > 0 ? String(cString: buf) : CommandLine.arguments[0]
 }()
 let qqRun = options.qqRun ?? (FileSystem.directoryName(selfPath) + "/qq-run")
+// The engine as qq-run would build it from the same settings (`QQ_COPY_STREAMS`, `QQ_VERIFY`, the
+// config file), passed in explicitly: the engine itself reads no environment.
+let settings = Settings.load(environment: Environment.current())
+func makeEngine() -> CopyEngine {
+    CopyEngine(streams: settings.copyStreams ?? CopyEngine.defaultStreams(), verifyChecksum: settings.verifyChecksum)
+}
 
 // Diagnostics: `qq-bench --stage-in SRC DST` / `--stage-out WORK INPUT` time one engine call (for strace/perf).
 if let (source, destination) = options.stageIn {
     let t0 = now()
     var manifest = Manifest()
-    let stats = CopyEngine().stageIn(from: source, to: destination, filter: StageFilter(), manifest: &manifest)
+    let stats = makeEngine().stageIn(from: source, to: destination, filter: StageFilter(), manifest: &manifest)
     let t1 = now()
     try? manifest.write(to: destination)
     print("stage-in: \(stats.files) files, \(stats.bytes) bytes, \(stats.failures.count) failures, \(seconds(t1 - t0)) (+ manifest \(seconds(now() - t1)))")
@@ -95,13 +101,13 @@ if let (source, destination) = options.stageIn {
 if let (work, input) = options.stageOut {
     let manifest = Manifest.read(from: work)
     let t0 = now()
-    let out = CopyEngine().stageOut(from: work, to: input, manifest: manifest, controlFiles: [PathBytes(".qq-run-manifest".utf8)], includedNames: [])
+    let out = makeEngine().stageOut(from: work, to: input, manifest: manifest, controlFiles: [PathBytes(".qq-run-manifest".utf8)], includedNames: [])
     print("stage-out: \(out.stats.files) files, \(out.stats.failures.count) failures, \(out.deleted.count) deleted, \(seconds(now() - t0))")
     exit(ExitStatus.success.code)
 }
 if FileSystem.lstat(base) != nil && options.dir == nil { fail("'\(base)' exists") }
 makeDirectory(base)
-let engine = CopyEngine()
+let engine = makeEngine()
 let control: Set<PathBytes> = [PathBytes(".qq-run-marker".utf8), PathBytes(".qq-run-manifest".utf8), PathBytes(".qq-run-not-copied".utf8)]
 
 print("qq-bench: \(runs) runs per case; trees in \(base); \(cqq_online_cpus()) CPUs; engine streams \(engine.streams)" +

@@ -173,13 +173,13 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
         let fakes = FakeCommands()
         fakes.add("scontrol", Self.invalidID)
         fakes.add("squeue", "echo squeue must not run >&2; exit 7")
-        #expect(SlurmSystem().queryJob("999999", record: nil, environment: fakes.environment()) == .notFound)
+        #expect(SlurmSystem().queryJob("999999", record: nil, environment: fakes.environment(), options: BatchQueryOptions(Settings())) == .notFound)
     }
 
     @Test func scontrolSuccessIsFound() {
         let fakes = FakeCommands()
         fakes.add("scontrol", "cat '\(TestPaths.fixtures)/slurm/scontrol-array-master.txt'")
-        let answer = SlurmSystem().queryJob("3_2", record: nil, environment: fakes.environment())
+        let answer = SlurmSystem().queryJob("3_2", record: nil, environment: fakes.environment(), options: BatchQueryOptions(Settings()))
         #expect(answer.record?.jobID == "5")
         #expect(answer.state == .failed)
         #expect(answer.record?.rawState == "TIMEOUT")
@@ -188,17 +188,17 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
     @Test func scontrolSuccessWithoutMatchingRecordIsNotFound() {
         let fakes = FakeCommands()
         fakes.add("scontrol", "cat '\(TestPaths.fixtures)/slurm/scontrol-array-master.txt'")
-        #expect(SlurmSystem().queryJob("3_7", record: nil, environment: fakes.environment()) == .notFound)
+        #expect(SlurmSystem().queryJob("3_7", record: nil, environment: fakes.environment(), options: BatchQueryOptions(Settings())) == .notFound)
     }
 
     @Test func scontrolFailureFallsBackToSqueue() {
         let fakes = FakeCommands()
         fakes.add("scontrol", Self.noController)
         fakes.add("squeue", "echo '8|3_1|RUNNING|None|node07|node[07-08]|2025-03-14T09:26:54'; echo '12|12|RUNNING|None|vm|vm|2025-03-14T09:26:54'")
-        let answer = SlurmSystem().queryJob("12", record: nil, environment: fakes.environment())
+        let answer = SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(), options: BatchQueryOptions(Settings()))
         #expect(answer.state == .running)
         #expect(answer.record?.batchHost == "vm")
-        let byArrayID = SlurmSystem().queryJob("3_1", record: nil, environment: fakes.environment())
+        let byArrayID = SlurmSystem().queryJob("3_1", record: nil, environment: fakes.environment(), options: BatchQueryOptions(Settings()))
         #expect(byArrayID.record?.nodes == ["node07", "node08"])
     }
 
@@ -206,14 +206,14 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
         let fakes = FakeCommands()
         fakes.add("scontrol", Self.noController)
         fakes.add("squeue", "exit 0")
-        #expect(SlurmSystem().queryJob("12", record: nil, environment: fakes.environment()) == .notFound)
+        #expect(SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(), options: BatchQueryOptions(Settings())) == .notFound)
     }
 
     @Test func bothFailingIsUnavailableWithBothReasons() {
         let fakes = FakeCommands()
         fakes.add("scontrol", Self.noController)
         fakes.add("squeue", "echo 'squeue: error: Unable to contact slurm controller' >&2; exit 1")
-        let answer = SlurmSystem().queryJob("12", record: nil, environment: fakes.environment())
+        let answer = SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(), options: BatchQueryOptions(Settings()))
         guard case .unavailable(let reason) = answer else { Issue.record("got \(answer)"); return }
         #expect(reason.contains("'scontrol' exited with code 1"))
         #expect(reason.contains("'squeue' exited with code 1"))
@@ -221,7 +221,7 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
 
     @Test func noSchedulerInstalledIsUnavailable() {
         let fakes = FakeCommands()
-        let answer = SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(systemPath: false))
+        let answer = SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(systemPath: false), options: BatchQueryOptions(Settings()))
         #expect(answer == .unavailable(reason: "'scontrol' not found on PATH; 'squeue' not found on PATH"))
     }
 
@@ -231,7 +231,7 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
         var record = sampleRecord()
         record.cluster = "lumi"
         let answer = SlurmSystem().queryJob("12", record: record,
-                                            environment: fakes.environment(["SLURM_CLUSTER_NAME": "karolina"]))
+                                            environment: fakes.environment(["SLURM_CLUSTER_NAME": "karolina"]), options: BatchQueryOptions(Settings()))
         guard case .unavailable(let reason) = answer else { Issue.record("got \(answer)"); return }
         #expect(reason.contains("'lumi'"))
         #expect(reason.contains("'karolina'"))
@@ -245,22 +245,22 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
             """)
         var record = sampleRecord()
         record.cluster = "localcluster"
-        #expect(SlurmSystem().queryJob("12", record: record, environment: fakes.environment()) == .notFound)
+        #expect(SlurmSystem().queryJob("12", record: record, environment: fakes.environment(), options: BatchQueryOptions(Settings())) == .notFound)
     }
 
     @Test func fileWithoutClusterTakesNotFoundAsAuthoritative() {
         let fakes = FakeCommands()
         fakes.add("scontrol", Self.invalidID)
         #expect(SlurmSystem().queryJob("12", record: sampleRecord(),
-                                       environment: fakes.environment(["SLURM_CLUSTER_NAME": "x"])) == .notFound)
+                                       environment: fakes.environment(["SLURM_CLUSTER_NAME": "x"]), options: BatchQueryOptions(Settings())) == .notFound)
     }
 
     @Test func sacctIsAskedOnlyWithQQ_USE_SACCT() {
         let fakes = FakeCommands()
         fakes.add("scontrol", Self.invalidID)
         fakes.add("sacct", "echo '12|proj123|COMPLETED|jdoe|job.sh|debug|/users/jdoe/sim|vm|None|0:0|2025-03-14T09:26:53|2025-03-14T09:26:54|2025-03-14T09:30:00|00:10:00'")
-        #expect(SlurmSystem().queryJob("12", record: nil, environment: fakes.environment()) == .notFound)
-        let answer = SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(["QQ_USE_SACCT": "1"]))
+        #expect(SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(), options: BatchQueryOptions(Settings())) == .notFound)
+        let answer = SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(), options: BatchQueryOptions(timeout: 10, useSacct: true))
         #expect(answer.state == .finished)
         #expect(answer.record?.workDir == "/users/jdoe/sim")
     }
@@ -270,7 +270,7 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
         fakes.add("scontrol", Self.noController)
         fakes.add("squeue", "exit 1")
         fakes.add("sacct", "echo 'Slurm accounting storage is disabled' >&2; exit 1")
-        let answer = SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(["QQ_USE_SACCT": "1"]))
+        let answer = SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(), options: BatchQueryOptions(timeout: 10, useSacct: true))
         guard case .unavailable = answer else { Issue.record("got \(answer)"); return }
     }
 
@@ -279,7 +279,7 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
         fakes.add("scontrol", Self.noController)
         fakes.add("squeue", "exit 1")
         fakes.add("sacct", "exit 0")
-        #expect(SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(["QQ_USE_SACCT": "1"])) == .notFound)
+        #expect(SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(), options: BatchQueryOptions(timeout: 10, useSacct: true)) == .notFound)
     }
 
     @Test func timedOutQueryIsUnavailable() {
@@ -287,7 +287,7 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
         fakes.add("scontrol", "exec sleep 10")
         fakes.add("squeue", "exec sleep 10")
         let start = monotonicSeconds()
-        let answer = SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(["QQ_BATCH_TIMEOUT": "0.2"]))
+        let answer = SlurmSystem().queryJob("12", record: nil, environment: fakes.environment(), options: BatchQueryOptions(timeout: 0.2, useSacct: false))
         #expect(monotonicSeconds() - start < 4)
         #expect(answer == .unavailable(reason: "'scontrol' timed out after 0.2 s; 'squeue' timed out after 0.2 s"))
     }
@@ -297,19 +297,19 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
     @Test func unknownJobIdIsNotFound() {
         let fakes = FakeCommands()
         fakes.add("qstat", "echo 'qstat: Unknown Job Id 42.pbs' >&2; exit 153")
-        #expect(PBSSystem().queryJob("42.pbs", record: nil, environment: fakes.environment()) == .notFound)
+        #expect(PBSSystem().queryJob("42.pbs", record: nil, environment: fakes.environment(), options: BatchQueryOptions(Settings())) == .notFound)
     }
 
     @Test func qstatOutputIsFound() {
         let fakes = FakeCommands()
         fakes.add("qstat", "cat '\(TestPaths.fixtures)/pbs/qstat-running.txt'")
-        #expect(PBSSystem().queryJob("1234568", record: nil, environment: fakes.environment()).state == .running)
+        #expect(PBSSystem().queryJob("1234568", record: nil, environment: fakes.environment(), options: BatchQueryOptions(Settings())).state == .running)
     }
 
     @Test func otherQstatFailureIsUnavailable() {
         let fakes = FakeCommands()
         fakes.add("qstat", "echo 'Connection refused' >&2; exit 1")
-        let answer = PBSSystem().queryJob("1", record: nil, environment: fakes.environment())
+        let answer = PBSSystem().queryJob("1", record: nil, environment: fakes.environment(), options: BatchQueryOptions(Settings()))
         #expect(answer == .unavailable(reason: "'qstat' exited with code 1: Connection refused"))
     }
 }
@@ -332,22 +332,22 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
     }
 
     @Test func liveRunnerOnThisHostIsFoundRunning() {
-        let answer = system(runner: true).queryJob("local-1-2", record: localRecord(), environment: Environment())
+        let answer = system(runner: true).queryJob("local-1-2", record: localRecord(), environment: Environment(), options: BatchQueryOptions(Settings()))
         #expect(answer.state == .running)
     }
 
     @Test func noRunnerOnThisHostIsNotFound() {
-        #expect(system(runner: false).queryJob("l", record: localRecord(), environment: Environment()) == .notFound)
-        #expect(system(runner: true).queryJob("l", record: localRecord(pid: nil), environment: Environment()) == .notFound)
+        #expect(system(runner: false).queryJob("l", record: localRecord(), environment: Environment(), options: BatchQueryOptions(Settings())) == .notFound)
+        #expect(system(runner: true).queryJob("l", record: localRecord(pid: nil), environment: Environment(), options: BatchQueryOptions(Settings())) == .notFound)
     }
 
     @Test func anotherPIDNamespaceIsUnavailable() {
-        let answer = system(runner: false).queryJob("l", record: localRecord(ns: "pid:[2]"), environment: Environment())
+        let answer = system(runner: false).queryJob("l", record: localRecord(ns: "pid:[2]"), environment: Environment(), options: BatchQueryOptions(Settings()))
         guard case .unavailable = answer else { Issue.record("got \(answer)"); return }
     }
 
     @Test func anotherHostIsUnavailable() {
-        let answer = system(runner: false).queryJob("l", record: localRecord(mainNode: "node08"), environment: Environment())
+        let answer = system(runner: false).queryJob("l", record: localRecord(mainNode: "node08"), environment: Environment(), options: BatchQueryOptions(Settings()))
         guard case .unavailable(let reason) = answer else { Issue.record("got \(answer)"); return }
         #expect(reason.contains("node08"))
     }
@@ -355,7 +355,7 @@ private func fixture(_ name: String) -> String { readText(TestPaths.fixtures + "
     @Test func inputMachineIsUsedWithoutMainNode() {
         var r = localRecord(mainNode: nil)
         r.inputMachine = "node07.example.org"
-        #expect(system(runner: false).queryJob("l", record: r, environment: Environment()) == .notFound)
+        #expect(system(runner: false).queryJob("l", record: r, environment: Environment(), options: BatchQueryOptions(Settings())) == .notFound)
     }
 
     @Test func realProcessCheckRejectsAProcessThatIsNotQQRun() {

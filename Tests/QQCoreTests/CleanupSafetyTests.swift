@@ -7,7 +7,8 @@ import Testing
     let env = Environment(["QQ_SCRATCH_ROOT": "/scratch", "USER": "jdoe", "QQ_CONFIG": "/nonexistent"])
 
     func match(_ wd: String, _ id: String, _ system: BatchSystemName, _ e: Environment? = nil) -> String? {
-        ScratchLocation.match(workDir: wd, jobID: id, system: system, environment: e ?? env)?.root
+        ScratchLocation.match(workDir: wd, jobID: id, system: system, environment: e ?? env,
+                              settings: Settings.load(environment: e ?? env, system: system))?.root
     }
 
     @Test func slurmLayoutMatchesUserAndFallbackUsers() {
@@ -62,7 +63,7 @@ import Testing
     @Test func missingWorkDirOrMainNodeIsRefused() {
         var r = sampleRecord(state: .failed)
         r.workDir = "/scratch/jdoe/qq-jobs/job_12"
-        #expect(WorkDirSafety.check(workDir: r.workDir, record: r, environment: env) == .failure(.noWorkDir))
+        #expect(WorkDirSafety.check(workDir: r.workDir, record: r, environment: env, settings: Settings.load(environment: env)) == .failure(.noWorkDir))
     }
 
     @Test func inputDirContainmentIsCheckedBothWays() {
@@ -87,13 +88,13 @@ import Testing
         var r = sampleRecord(state: .failed)
         r.jobID = "12"; r.workDir = wd; r.mainNode = "n1"; r.inputDir = world.input
         let env = world.environment()
-        guard case .success(let v) = WorkDirSafety.check(workDir: wd, record: r, environment: env) else {
+        guard case .success(let v) = WorkDirSafety.check(workDir: wd, record: r, environment: env, settings: Settings.load(environment: env)) else {
             Issue.record("refused"); return
         }
         #expect(v.exists && v.location.root == world.root)
         let missing = world.workDir("13")
         r.jobID = "13"
-        guard case .success(let gone) = WorkDirSafety.check(workDir: missing, record: r, environment: env) else {
+        guard case .success(let gone) = WorkDirSafety.check(workDir: missing, record: r, environment: env, settings: Settings.load(environment: env)) else {
             Issue.record("refused"); return
         }
         #expect(!gone.exists)
@@ -105,7 +106,8 @@ import Testing
         var r = sampleRecord(state: .failed)
         r.jobID = "12"; r.workDir = world.workDir("12"); r.mainNode = "n1"; r.inputDir = world.input
         guard case .failure(.cannotExamine(let wd, let error, _)) =
-                WorkDirSafety.check(workDir: world.workDir("12"), record: r, environment: world.environment()) else {
+                WorkDirSafety.check(workDir: world.workDir("12"), record: r, environment: world.environment(),
+                                    settings: Settings.load(environment: world.environment())) else {
             Issue.record("a work dir behind ELOOP must not count as gone"); return
         }
         #expect(wd == world.workDir("12") && error.code == ELOOP)
@@ -117,7 +119,8 @@ import Testing
         let wd = world.makeWorkDir("local-1-2")
         var r = sampleRecord(system: .local, state: .failed)
         r.jobID = "local-1-2"; r.workDir = wd; r.mainNode = "elsewhere.example.org"; r.inputDir = world.input
-        #expect(WorkDirSafety.check(workDir: wd, record: r, environment: world.environment(), host: "here.example.org")
+        #expect(WorkDirSafety.check(workDir: wd, record: r, environment: world.environment(),
+                                   settings: Settings.load(environment: world.environment()), host: "here.example.org")
                 == .failure(.otherNode(workDir: wd, node: "elsewhere.example.org")))
     }
 

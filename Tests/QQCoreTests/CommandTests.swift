@@ -25,7 +25,7 @@ import Testing
     @Test func runnerCapturesStdoutStderrAndExitCode() {
         let fakes = FakeCommands()
         fakes.add("talk", "echo out; echo err >&2; exit 3")
-        let r = CommandRunner(environment: fakes.environment()).run(["talk"])
+        let r = CommandRunner(environment: fakes.environment(), timeout: 10).run(["talk"])
         #expect(r.exitStatus == 3)
         #expect(r.stdout == "out\n")
         #expect(r.stderr == "err\n")
@@ -36,13 +36,13 @@ import Testing
     @Test func runnerPassesArgumentsWithoutAShell() {
         let fakes = FakeCommands()
         fakes.add("args", "for a in \"$@\"; do echo \"[$a]\"; done")
-        let r = CommandRunner(environment: fakes.environment()).run(["args", "a b", "$HOME", "*"])
+        let r = CommandRunner(environment: fakes.environment(), timeout: 10).run(["args", "a b", "$HOME", "*"])
         #expect(r.stdout == "[a b]\n[$HOME]\n[*]\n")
     }
 
     @Test func missingProgramIsASpawnErrorNamingIt() {
         let fakes = FakeCommands()
-        let r = CommandRunner(environment: fakes.environment(systemPath: false)).run(["scontrol"])
+        let r = CommandRunner(environment: fakes.environment(systemPath: false), timeout: 10).run(["scontrol"])
         #expect(r.spawnError == ENOENT)
         #expect(r.failureDescription() == "'scontrol' not found on PATH")
     }
@@ -66,12 +66,6 @@ import Testing
         #expect(r.failureDescription(timeout: 0.3) == "'slow' timed out after 0.3 s")
     }
 
-    @Test func timeoutComesFromQQ_BATCH_TIMEOUT() {
-        #expect(CommandRunner.batchTimeout(Environment([:])) == 10)
-        #expect(CommandRunner.batchTimeout(Environment(["QQ_BATCH_TIMEOUT": "2.5"])) == 2.5)
-        #expect(CommandRunner.batchTimeout(Environment(["QQ_BATCH_TIMEOUT": "-1"])) == 10)
-    }
-
     @Test func childGetsEmptySignalMaskAndDefaultDispositions() {
         var block = sigset_t()
         sigemptyset(&block)
@@ -81,7 +75,7 @@ import Testing
         defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
         let fakes = FakeCommands()
         fakes.add("mask", "grep -E '^Sig(Blk|Ign):' /proc/self/status")
-        let r = CommandRunner(environment: fakes.environment()).run(["mask"])
+        let r = CommandRunner(environment: fakes.environment(), timeout: 10).run(["mask"])
         // Signals 1–31 only: glibc keeps its internal real-time signals (32, 33) as they are.
         func mask(_ name: String) -> UInt64? {
             let line = r.stdout.split(separator: "\n").first { $0.hasPrefix(name + ":") }
@@ -96,7 +90,7 @@ import Testing
         defer { close(fd) }
         let fakes = FakeCommands()
         fakes.add("fds", "ls /proc/$$/fd")
-        let r = CommandRunner(environment: fakes.environment()).run(["fds"])
+        let r = CommandRunner(environment: fakes.environment(), timeout: 10).run(["fds"])
         let fds = r.stdout.split(separator: "\n").compactMap { Int($0) }
         #expect(fds.contains(1))
         #expect(!fds.contains(Int(fd)))

@@ -123,8 +123,9 @@ private func pbsAnswer(_ state: String, exit: Int? = nil, comment: String? = nil
         let fresh = normalizePanel(render(r, .found(Examples.slurmRecord("RUNNING")), now: now, mtime: now - 30)).lines
         #expect(fresh.contains("Transferring results to the input directory"))
         #expect(fresh.contains("Last heartbeat 00:00:30 ago"))
-        let stale = normalizePanel(render(r, .found(Examples.slurmRecord("RUNNING")), now: now, mtime: now - 181)).lines
-        #expect(stale.contains("No heartbeat for 00:03:01"))
+        // Silent by the lost verdict's rule (HeartbeatFreshness): older than 3 × 60 s + 60 s skew.
+        let stale = normalizePanel(render(r, .found(Examples.slurmRecord("RUNNING")), now: now, mtime: now - 241)).lines
+        #expect(stale.contains("No heartbeat for 00:04:01"))
     }
 
     @Test func pendingSlurmJobShowsPlannedStartOrReason() {

@@ -201,8 +201,8 @@ private let qqShebang = "#!/usr/bin/env -S qq-run"
         let r = run(["-s", dir.path], system, env: Environment(["PATH": "/nonexistent"]), only: .slurm)
         #expect(r.code == 91)
         #expect(system.calls.isEmpty)
-        #expect(LocalSystem().pendingJobs(environment: Environment(), reaping: DirectReaping()) == .success([]))
-        #expect(PBSSystem().pendingJobs(environment: Environment(["PATH": "/nonexistent"]), reaping: DirectReaping()) == .success([]))
+        #expect(LocalSystem().pendingJobs(environment: Environment(), options: BatchQueryOptions(Settings()), reaping: DirectReaping()) == .success([]))
+        #expect(PBSSystem().pendingJobs(environment: Environment(["PATH": "/nonexistent"]), options: BatchQueryOptions(Settings()), reaping: DirectReaping()) == .success([]))
     }
 
     @Test func aFailedListingIsNamedInTheEmptyDirectoryError() {
@@ -238,10 +238,10 @@ private let qqShebang = "#!/usr/bin/env -S qq-run"
             """)
         let slurm = SlurmSystem()
         let array = BatchJobRecord(jobID: "56_[1-3]", state: .held, rawState: "PENDING", fields: ["A": "56"])
-        #expect(slurm.batchScriptFirstLine(of: array, environment: fakes.environment(), reaping: DirectReaping())
+        #expect(slurm.batchScriptFirstLine(of: array, environment: fakes.environment(), options: BatchQueryOptions(Settings()), reaping: DirectReaping())
                 == "#!/usr/bin/env -S qq run")
         let gone = BatchJobRecord(jobID: "99", state: .held, rawState: "PENDING", fields: ["A": "99"])
-        #expect(slurm.batchScriptFirstLine(of: gone, environment: fakes.environment(), reaping: DirectReaping()) == nil)
+        #expect(slurm.batchScriptFirstLine(of: gone, environment: fakes.environment(), options: BatchQueryOptions(Settings()), reaping: DirectReaping()) == nil)
         #expect(readText(log) == "write batch_script 56 -\nwrite batch_script 99 -\n")
     }
 
@@ -249,7 +249,7 @@ private let qqShebang = "#!/usr/bin/env -S qq-run"
         let fakes = FakeCommands()
         let log = fakes.dir.file("calls.log")
         fakes.add("squeue", "printf '%s\\n' \"$@\" >> '\(log)'; printf '53\\03753\\037PENDING\\037JobHeldUser\\037N/A\\0372026-12-04T01:26:49\\037debug\\037(null)\\037job.sh\\037/tmp/x\\n'")
-        let answer = SlurmSystem().pendingJobs(environment: fakes.environment(), reaping: DirectReaping())
+        let answer = SlurmSystem().pendingJobs(environment: fakes.environment(), options: BatchQueryOptions(Settings()), reaping: DirectReaping())
         #expect((try? answer.get())?.map(\.jobID) == ["53"])
         let args = (readText(log) ?? "").split(separator: "\n").map(String.init)
         #expect(args.prefix(3) == ["--me", "--noheader", "--states=PENDING"])

@@ -128,10 +128,4 @@ import Testing
         #expect(s.realState == .unknown)
         #expect(s.batchNote == nil)
     }
-
-    @Test func clockSkewComesFromTheEnvironment() {
-        #expect(clockSkew(Environment([:])) == 60)
-        #expect(clockSkew(Environment(["QQ_CLOCK_SKEW": "0"])) == 0)
-        #expect(clockSkew(Environment(["QQ_CLOCK_SKEW": "-5"])) == 60)
-    }
 }

@@ -97,6 +97,7 @@ final class CannedBatchSystem: BatchSystem, @unchecked Sendable {
     let scripts: [String: String]
     private var lock = pthread_mutex_t()
     private var _calls: [String] = []
+    private var _options: [BatchQueryOptions] = []
     init(_ name: BatchSystemName = .slurm, pending: Result<[BatchJobRecord], BatchUnavailableError> = .success([]),
          scripts: [String: String] = [:], answer: @escaping @Sendable (String) -> BatchAnswer) {
         self.name = name; self.answer = answer; self.pending = pending; self.scripts = scripts
@@ -105,15 +106,20 @@ final class CannedBatchSystem: BatchSystem, @unchecked Sendable {
     /// Every call: job ids for `queryJob`, `list` for `pendingJobs`, `script <id>` for scripts.
     var calls: [String] { pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }; return _calls }
     private func record(_ call: String) { pthread_mutex_lock(&lock); _calls.append(call); pthread_mutex_unlock(&lock) }
-    func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, reaping: any ChildReaping) -> BatchAnswer {
+    /// The options of every query, in order (the settings a tool handed down).
+    var options: [BatchQueryOptions] { pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }; return _options }
+    func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
+                  reaping: any ChildReaping) -> BatchAnswer {
+        pthread_mutex_lock(&lock); _options.append(options); pthread_mutex_unlock(&lock)
         self.record(jobID)
         return answer(jobID)
     }
-    func pendingJobs(environment: Environment, reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
+    func pendingJobs(environment: Environment, options: BatchQueryOptions, reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
         record("list")
         return pending
     }
-    func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, reaping: any ChildReaping) -> String? {
+    func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
+                              reaping: any ChildReaping) -> String? {
         record("script \(job.jobID)")
         return scripts[job.jobID]
     }

@@ -1,17 +1,37 @@
+/// How a query runs (R57 timeout, R59 `sacct`): handed in from `Settings`, never read from the
+/// environment, so the config file counts as much as a `QQ_*` variable.
+public struct BatchQueryOptions: Sendable, Hashable {
+    /// Seconds before each helper command is killed.
+    public var timeout: Double
+    /// R59 step 3: ask `sacct` when the controller does not know the job.
+    public var useSacct: Bool
+
+    public init(timeout: Double, useSacct: Bool) { self.timeout = timeout; self.useSacct = useSacct }
+    public init(_ settings: Settings) { self.init(timeout: settings.batchTimeout, useSacct: settings.useSacct) }
+
+    /// The same options with another timeout: qq-run's own queries during a job have fixed short
+    /// ones, so that a slow controller cannot hold up a rescue.
+    public func withTimeout(_ seconds: Double) -> BatchQueryOptions {
+        BatchQueryOptions(timeout: seconds, useSacct: useSacct)
+    }
+}
+
 /// Asking a batch system about a job (§5.6). The job-environment half lives elsewhere.
 public protocol BatchSystem: Sendable {
     var name: BatchSystemName { get }
     /// One query (R57: attempted once). `record` is the job's state file when there is one: Local
     /// needs its host, pid and namespace (R62); Slurm its `cluster` (R58).
-    func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment,
+    func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
                   reaping: any ChildReaping) -> BatchAnswer
     /// The current user's pending jobs (in the queue, not started), in one call. qq-info shows
     /// those whose info file qq-run has not written yet (issue 8, item 12). A system without
     /// such a listing returns none and runs nothing.
-    func pendingJobs(environment: Environment, reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError>
+    func pendingJobs(environment: Environment, options: BatchQueryOptions,
+                     reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError>
     /// The first line of the batch script the scheduler keeps for a job of `pendingJobs` (one
     /// call); nil when it cannot be had.
-    func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, reaping: any ChildReaping) -> String?
+    func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
+                              reaping: any ChildReaping) -> String?
 }
 
 /// The batch system could not answer a listing: command missing, timed out or failed.
@@ -22,8 +42,9 @@ public struct BatchUnavailableError: Error, Sendable, Hashable, CustomStringConv
 }
 
 extension BatchSystem {
-    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment) -> BatchAnswer {
-        queryJob(jobID, record: record, environment: environment, reaping: DirectReaping())
+    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment,
+                         options: BatchQueryOptions) -> BatchAnswer {
+        queryJob(jobID, record: record, environment: environment, options: options, reaping: DirectReaping())
     }
 }
 

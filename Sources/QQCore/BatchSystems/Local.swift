@@ -10,7 +10,7 @@ public struct LocalSystem: BatchSystem {
 
     public init() {}
 
-    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment,
+    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
                          reaping: any ChildReaping) -> BatchAnswer {
         guard let record else { return .unavailable(reason: "a Local job can only be checked through its info file") }
         let jobHost = record.mainNode ?? record.inputMachine
@@ -26,11 +26,13 @@ public struct LocalSystem: BatchSystem {
     }
 
     /// Local jobs are never queued: they start at once and write their file first.
-    public func pendingJobs(environment: Environment, reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
+    public func pendingJobs(environment: Environment, options: BatchQueryOptions,
+                            reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
         .success([])
     }
 
-    public func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, reaping: any ChildReaping) -> String? {
+    public func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
+                                     reaping: any ChildReaping) -> String? {
         nil
     }
 }

@@ -3,9 +3,9 @@ public struct PBSSystem: BatchSystem {
     public var name: BatchSystemName { .pbs }
     public init() {}
 
-    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment,
+    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
                          reaping: any ChildReaping) -> BatchAnswer {
-        let runner = CommandRunner(environment: environment, reaping: reaping)
+        let runner = CommandRunner(environment: environment, timeout: options.timeout, reaping: reaping)
         let result = runner.run(["qstat", "-fxw", jobID])
         if result.succeeded {
             guard let r = PBSQuery.parse(result.stdout) else { return .notFound }
@@ -18,11 +18,13 @@ public struct PBSSystem: BatchSystem {
     }
 
     /// Not done for PBS yet (no PBS cluster to test against): nothing is asked, nothing shown.
-    public func pendingJobs(environment: Environment, reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
+    public func pendingJobs(environment: Environment, options: BatchQueryOptions,
+                            reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
         .success([])
     }
 
-    public func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, reaping: any ChildReaping) -> String? {
+    public func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
+                                     reaping: any ChildReaping) -> String? {
         nil
     }
 }

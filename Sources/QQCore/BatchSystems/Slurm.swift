@@ -5,10 +5,10 @@ public struct SlurmSystem: BatchSystem {
     public let name: BatchSystemName
     public init(name: BatchSystemName = .slurm) { self.name = name }
 
-    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment,
+    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
                          reaping: any ChildReaping) -> BatchAnswer {
-        let runner = CommandRunner(environment: environment, reaping: reaping)
-        let answer = SlurmQuery.query(jobID, runner: runner, useSacct: environment["QQ_USE_SACCT"] == "1")
+        let runner = CommandRunner(environment: environment, timeout: options.timeout, reaping: reaping)
+        let answer = SlurmQuery.query(jobID, runner: runner, useSacct: options.useSacct)
         guard case .notFound = answer, let cluster = record?.cluster, !cluster.isEmpty else { return answer }
         // R58: "unknown id" from another cluster's controller proves nothing about this job.
         let current = SlurmQuery.currentCluster(runner: runner)
@@ -17,14 +17,17 @@ public struct SlurmSystem: BatchSystem {
                             + (current.map { "cluster '\($0)'" } ?? "an unknown cluster"))
     }
 
-    public func pendingJobs(environment: Environment, reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
-        SlurmQuery.pendingJobs(runner: CommandRunner(environment: environment, reaping: reaping))
+    public func pendingJobs(environment: Environment, options: BatchQueryOptions,
+                            reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
+        SlurmQuery.pendingJobs(runner: CommandRunner(environment: environment, timeout: options.timeout, reaping: reaping))
     }
 
-    public func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, reaping: any ChildReaping) -> String? {
+    public func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
+                                     reaping: any ChildReaping) -> String? {
         // `%A` is the id the controller keeps the script under (an unsplit array's `12_[1-3]` is `12`).
         let id = job.fields["A"].flatMap { $0.isEmpty ? nil : $0 } ?? job.jobID
-        return SlurmQuery.batchScriptFirstLine(id, runner: CommandRunner(environment: environment, reaping: reaping))
+        return SlurmQuery.batchScriptFirstLine(id, runner: CommandRunner(environment: environment, timeout: options.timeout,
+                                                                         reaping: reaping))
     }
 }
 

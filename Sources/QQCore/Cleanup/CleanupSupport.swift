@@ -29,6 +29,15 @@ public struct CleanupContext: Sendable {
         self.viaFront = viaFront
     }
 
+    /// At a command's entry: the info context's settings loaded once (`InfoContext.withSettings`).
+    func withSettings(from environment: Environment) -> CleanupContext {
+        var c = self
+        c.info = info.withSettings(from: environment)
+        return c
+    }
+
+    var settings: Settings { info.settings }
+
     /// The command as the user typed it, for "rerun as …" hints: `qq clear` or `qq-clear`.
     func command(_ sub: String) -> String { viaFront ? "qq \(sub)" : "qq-\(sub)" }
 
@@ -68,7 +77,7 @@ enum CleanupJobs {
         let answers = QQInfoCommand.queryAll(jobs, noBatch: false, includeUnknown: true,
                                              environment: environment, context: context)
         let now = context.now()
-        let skew = clockSkew(environment)
+        let skew = context.settings.clockSkew
         return zip(jobs, answers).map { job, answer in
             EvaluatedJob(info: job,
                          status: JobStatus.evaluate(record: job.record, answer: answer, fileMTime: job.mtime,

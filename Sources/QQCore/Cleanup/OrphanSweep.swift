@@ -17,11 +17,34 @@ enum OrphanSweep {
         var markerMTime: Int?
     }
 
+    /// Whether the job's results are known to be back in its input directory (the info file's
+    /// `synchronized`, only when that file names this directory). Only `.yes` allows a deletion
+    /// without `--include-unsynced`; the text is for the SYNCED column alone.
+    enum Synced: Sendable, Hashable {
+        case yes, no, unknown
+
+        init(_ synchronized: Bool?) {
+            switch synchronized {
+            case true?: self = .yes
+            case false?: self = .no
+            case nil: self = .unknown
+            }
+        }
+
+        var cell: String {
+            switch self {
+            case .yes: return "yes"
+            case .no: return "no"
+            case .unknown: return "?"
+            }
+        }
+    }
+
     /// A listed row.
     struct Row: Sendable {
         var candidate: Candidate
         var state: String
-        var synced: String
+        var synced: Synced
         var size: Int64
         var age: Int
         /// Authoritatively dead and not possibly live: may be deleted (subject to SYNCED).
@@ -40,8 +63,8 @@ enum OrphanSweep {
             return .success
         }
         let now = context.info.now()
-        let skew = clockSkew(environment)
-        let (candidates, unlisted) = findCandidates(system: system, environment: environment)
+        let skew = context.settings.clockSkew
+        let (candidates, unlisted) = findCandidates(system: system, environment: environment, settings: context.settings)
         // A qq-jobs dir of ours that cannot be read may hold orphans: say so, and do not claim a
         // complete answer (exit 91).
         for problem in unlisted {
@@ -52,6 +75,7 @@ enum OrphanSweep {
             let c = candidates[i]
             let record = c.info?.record ?? placeholderRecord(c)
             return context.info.batchSystem(c.system).queryJob(c.jobID, record: record, environment: environment,
+                                                              options: context.info.queryOptions,
                                                               reaping: context.info.reaping)
         }
 
@@ -64,8 +88,8 @@ enum OrphanSweep {
         rows.sort { $0.candidate.path < $1.candidate.path }
         if !rows.isEmpty { context.out(table(rows)) }
 
-        let deletable = rows.filter { $0.orphan && ($0.synced == "yes" || o.includeUnsynced) }
-        let keptUnsynced = rows.filter { $0.orphan && !($0.synced == "yes" || o.includeUnsynced) }.count
+        let deletable = rows.filter { $0.orphan && ($0.synced == .yes || o.includeUnsynced) }
+        let keptUnsynced = rows.filter { $0.orphan && !($0.synced == .yes || o.includeUnsynced) }.count
         guard o.yes && !o.dryRun else {
             context.out("\(deletable.count) orphaned working \(deletable.count == 1 ? "directory" : "directories") would be deleted.\n")
             return unlisted.isEmpty ? .success : .failed
@@ -94,7 +118,7 @@ enum OrphanSweep {
     }
 
     /// R140 steps 3–5 for one directory; nil when the directory is not listed (live).
-    static func classify(_ c: Candidate, answer: BatchAnswer, now: Int, skew: Int) -> Row? {
+    static func classify(_ c: Candidate, answer: BatchAnswer, now: Int, skew: Double) -> Row? {
         var status: JobStatus?
         var live: LiveEvidence?
         if let info = c.info {
@@ -111,8 +135,7 @@ enum OrphanSweep {
             Log.debug("'\(c.path)': job '\(c.jobID)' may still be active; not an orphan.")
             return nil
         }
-        var synced = "?"
-        if c.infoNamesDir, let s = c.info?.record.synchronized { synced = s ? "yes" : "no" }
+        let synced = Synced(c.infoNamesDir ? c.info?.record.synchronized : nil)
         var newest = max(c.mtime, c.markerMTime ?? 0)
         if let done = c.info?.record.completionTime?.epochSeconds { newest = max(newest, done) }
         let age = max(0, now - newest)
@@ -161,11 +184,11 @@ enum OrphanSweep {
     // MARK: Finding candidates
 
     /// The `qq-jobs` directories to list, each with the system whose layout it belongs to.
-    static func jobsDirectories(system: BatchSystemName, environment: Environment) -> [(String, BatchSystemName)] {
+    static func jobsDirectories(system: BatchSystemName, environment: Environment,
+                                settings: Settings) -> [(String, BatchSystemName)] {
         var out: [(String, BatchSystemName)] = []
         var seen = Set<String>()
         func add(_ dir: String, _ s: BatchSystemName) { if seen.insert(dir).inserted { out.append((dir, s)) } }
-        let settings = Settings.load(environment: environment, system: system)
         let users = ScratchLocation.userNames(environment: environment, attempts: settings.scratchAttempts)
         let roots = ScratchLocation.knownRoots(system: system, environment: environment, settings: settings)
         for root in roots {
@@ -189,11 +212,12 @@ enum OrphanSweep {
 
     /// The candidates, and the `qq-jobs` dirs of this user that exist but cannot be listed. Those
     /// of other users (a fallback name like `jdoe2` may be someone else's) are not reported.
-    static func findCandidates(system: BatchSystemName, environment: Environment) -> ([Candidate], [SystemError]) {
+    static func findCandidates(system: BatchSystemName, environment: Environment,
+                               settings: Settings) -> ([Candidate], [SystemError]) {
         var candidates: [Candidate] = []
         var unlisted: [SystemError] = []
         var seen = Set<String>()
-        for (jobsDir, layoutSystem) in jobsDirectories(system: system, environment: environment) {
+        for (jobsDir, layoutSystem) in jobsDirectories(system: system, environment: environment, settings: settings) {
             let names: [String]
             switch subdirectories(jobsDir) {
             case .success(let n): names = n
@@ -206,7 +230,7 @@ enum OrphanSweep {
                 guard !seen.contains(path), let st = FileSystem.lstat(path), st.isDirectory, !st.isSymlink,
                       st.uid == getuid() else { continue }
                 if let c = candidate(path: path, name: name, layoutSystem: layoutSystem, mtime: Int(st.mtimeSeconds),
-                                     environment: environment) {
+                                     environment: environment, settings: settings) {
                     seen.insert(path)
                     candidates.append(c)
                 }
@@ -216,7 +240,7 @@ enum OrphanSweep {
     }
 
     static func candidate(path: String, name: String, layoutSystem: BatchSystemName, mtime: Int,
-                          environment: Environment) -> Candidate? {
+                          environment: Environment, settings: Settings) -> Candidate? {
         let markerPath = path + "/.qq-run-marker"
         var marker: WorkDirMarker?
         var markerMTime: Int?
@@ -236,8 +260,10 @@ enum OrphanSweep {
         }
         let jobID = marker?.jobID ?? jobIDFromDirectoryName(name)
         let system = marker?.batchSystem ?? layoutSystem
-        guard let location = ScratchLocation.match(workDir: path, jobID: jobID, system: system, environment: environment)
-                ?? ScratchLocation.match(workDir: path, jobID: jobID, system: layoutSystem, environment: environment) else {
+        guard let location = ScratchLocation.match(workDir: path, jobID: jobID, system: system, environment: environment,
+                                                   settings: settings)
+                ?? ScratchLocation.match(workDir: path, jobID: jobID, system: layoutSystem, environment: environment,
+                                         settings: settings) else {
             Log.debug("Skipping '\(path)': not in the scratch layout of job '\(jobID)'.")
             return nil
         }
@@ -298,7 +324,7 @@ enum OrphanSweep {
     static func table(_ rows: [Row]) -> String {
         let header = ["JOB ID", "STATE", "SYNCED", "SIZE", "AGE", "WORKING DIRECTORY"]
         let cells = rows.map { r in
-            [r.candidate.jobID, r.state, r.synced, Size.format(bytes: r.size), formatDuration(seconds: r.age), r.candidate.path]
+            [r.candidate.jobID, r.state, r.synced.cell, Size.format(bytes: r.size), formatDuration(seconds: r.age), r.candidate.path]
         }
         var widths = header.map(\.count)
         for row in cells { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }

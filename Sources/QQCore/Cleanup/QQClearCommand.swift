@@ -50,6 +50,7 @@ public enum QQClearCommand {
 
     static func execute(arguments: [String], environment: Environment, context: CleanupContext) -> ExitStatus {
         Log.configure(environment: environment)
+        let context = context.withSettings(from: environment)
         switch parse(arguments) {
         case .help: context.out(help + "\n"); return .success
         case .version: context.out("qq-clear \(QQVersion.version)\n"); return .success

@@ -78,6 +78,7 @@ public enum QQWipeCommand {
 
     static func execute(arguments: [String], environment: Environment, context: CleanupContext) -> ExitStatus {
         Log.configure(environment: environment)
+        let context = context.withSettings(from: environment)
         switch parse(arguments) {
         case .help: context.out(help + "\n"); return .success
         case .version: context.out("qq-wipe \(QQVersion.version)\n"); return .success
@@ -141,7 +142,7 @@ public enum QQWipeCommand {
             ?? positiveInt(environment["COLUMNS"]) ?? 80
         context.out(InfoPanel.statusPanel(record: r, status: job.status,
                                           options: PanelOptions(terminalColumns: columns, colors: colors, now: now,
-                                                                clockSkew: clockSkew(environment))))
+                                                                clockSkew: context.settings.clockSkew)))
 
         // R132: already wiped, and gone.
         if let wiped = r.wiped, let wd = r.workDir, WorkDirSafety.presence(of: wd).isGone {
@@ -153,7 +154,8 @@ public enum QQWipeCommand {
         if !o.force, let reason = unsuitability(job, command: context.command("wipe")) { return .unsuitable(reason) }
 
         let verdict: WorkDirSafety.Verdict
-        switch WorkDirSafety.check(workDir: r.workDir, record: r, environment: environment, host: context.host) {
+        switch WorkDirSafety.check(workDir: r.workDir, record: r, environment: environment,
+                                         settings: context.settings, host: context.host) {
         case .failure(let refusal): return .failed(refusal.description)
         case .success(let v): verdict = v
         }

@@ -60,14 +60,8 @@ public struct ScratchLocation: Sendable, Hashable {
     /// R135: PBS's fixed scratch roots.
     public static let pbsDefaultRoots = ["/scratch", "/scratch.ssd", "/scratch.shared", "/scratch.shm", "/dev/shm/scratch.shm"]
 
-    /// `QQ_WIPE_ROOTS`, colon-separated, normalized; empty and relative entries are ignored.
-    public static func wipeRoots(_ environment: Environment) -> [String] {
-        (environment["QQ_WIPE_ROOTS"] ?? "").split(separator: ":").map(String.init)
-            .filter { $0.hasPrefix("/") }.map { FileSystem.normalizeLexically($0) }
-    }
-
-    /// The roots of R51 for `system` from the current environment and config (`QQ_SCRATCH_ROOT`,
-    /// `QQ_FLASH_ROOT`, or the defaults), then `QQ_WIPE_ROOTS`. PBS: `QQ_WIPE_ROOTS`, then its
+    /// The roots of R51 for `system` from the settings (`scratch_root`, `flash_root`, or the
+    /// defaults), then `wipe_roots`. PBS: `wipe_roots`, then its
     /// fixed list.
     public static func knownRoots(system: BatchSystemName, environment: Environment, settings: Settings) -> [String] {
         var roots: [String] = []
@@ -81,7 +75,7 @@ public struct ScratchLocation: Sendable, Hashable {
         case .pbs: break
         }
         roots = roots.filter { $0.hasPrefix("/") }.map { FileSystem.normalizeLexically($0) }
-        roots += wipeRoots(environment)
+        roots += settings.wipeRoots
         if system == .pbs { roots += pbsDefaultRoots }
         var seen = Set<String>()
         return roots.filter { seen.insert($0).inserted }
@@ -96,13 +90,12 @@ public struct ScratchLocation: Sendable, Hashable {
     /// R135: `workDir` is strictly under a known scratch root in the layout of `system` for job
     /// `jobID`. Returns the matching location, or nil.
     public static func match(workDir: String, jobID: String, system: BatchSystemName,
-                             environment: Environment, settings: Settings? = nil) -> ScratchLocation? {
+                             environment: Environment, settings: Settings) -> ScratchLocation? {
         guard workDir.hasPrefix("/"), FileSystem.normalizeLexically(workDir) == workDir,
               !workDir.split(separator: "/", omittingEmptySubsequences: false).dropFirst().contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
         else { return nil }
-        let s = settings ?? Settings.load(environment: environment, system: system)
-        let roots = knownRoots(system: system, environment: environment, settings: s)
-        let users = Set(userNames(environment: environment, attempts: s.scratchAttempts))
+        let roots = knownRoots(system: system, environment: environment, settings: settings)
+        let users = Set(userNames(environment: environment, attempts: settings.scratchAttempts))
         for root in roots {
             let prefix = root == "/" ? "/" : root + "/"
             guard workDir.hasPrefix(prefix) else { continue }
@@ -152,11 +145,11 @@ public enum WorkDirSafety {
     /// R134's checks (work dir known, input dir, location, symlink, owner, marker, host) in that
     /// order, for the work dir `workDir` of the job in `record`. `host` is this host (R10).
     public static func check(workDir: String?, record: InfoRecord, environment: Environment,
-                             host: String? = nil) -> Result<Verdict, WorkDirRefusal> {
+                             settings: Settings, host: String? = nil) -> Result<Verdict, WorkDirRefusal> {
         guard let workDir, !workDir.isEmpty, let node = record.mainNode, !node.isEmpty else { return .failure(.noWorkDir) }
         if overlapsInputDir(workDir: workDir, inputDir: record.inputDir) { return .failure(.inputDirectory) }
         guard let location = ScratchLocation.match(workDir: workDir, jobID: record.jobID, system: record.batchSystem,
-                                                   environment: environment) else {
+                                                   environment: environment, settings: settings) else {
             return .failure(.notInKnownLocation(workDir))
         }
         let st: FileStatus

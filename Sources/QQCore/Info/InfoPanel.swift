@@ -29,9 +29,9 @@ public struct PanelOptions: Sendable, Hashable {
     public var colors: Bool
     /// Epoch seconds used for every "… for <D>" duration.
     public var now: Int
-    public var clockSkew: Int
+    public var clockSkew: Double
 
-    public init(terminalColumns: Int = 80, colors: Bool = false, now: Int, clockSkew: Int = 60) {
+    public init(terminalColumns: Int = 80, colors: Bool = false, now: Int, clockSkew: Double = 60) {
         self.terminalColumns = terminalColumns; self.colors = colors; self.now = now; self.clockSkew = clockSkew
     }
 
@@ -288,8 +288,7 @@ public enum InfoPanel {
             rows.append(.note(text))
             if r.phase == .stageOut { rows.append(.note("Transferring results to the input directory")) }
             if let age = status.heartbeatAge {
-                let interval = r.heartbeatInterval ?? 60
-                if interval > 0, age > 2 * interval + options.clockSkew {
+                if HeartbeatFreshness(record: r, clockSkew: options.clockSkew).isSilent(age: age) {
                     rows.append(.note("No heartbeat for \(formatDuration(seconds: age))"))
                 } else {
                     rows.append(.note("Last heartbeat \(formatDuration(seconds: age)) ago"))

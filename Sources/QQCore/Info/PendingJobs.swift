@@ -32,7 +32,7 @@ enum PendingJobs {
               let systemName = try? batchSystemOutsideJob(environment: environment) else { return Outcome() }
         let system = context.batchSystem(systemName)
         let listed: [BatchJobRecord]
-        switch system.pendingJobs(environment: environment, reaping: context.reaping) {
+        switch system.pendingJobs(environment: environment, options: context.queryOptions, reaping: context.reaping) {
         case .success(let records): listed = records
         case .failure(let e): return Outcome(unavailable: e.reason)
         }
@@ -57,7 +57,8 @@ enum PendingJobs {
             candidates.removeSubrange(scriptCheckLimit...)
         }
         let lines = concurrentMap(count: candidates.count, limit: 8) { [candidates] i in
-            system.batchScriptFirstLine(of: candidates[i], environment: environment, reaping: context.reaping)
+            system.batchScriptFirstLine(of: candidates[i], environment: environment, options: context.queryOptions,
+                                        reaping: context.reaping)
         }
         var outcome = Outcome()
         for (r, line) in zip(candidates, lines) where line.map(runsQQRun) == true {

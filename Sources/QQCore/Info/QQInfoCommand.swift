@@ -12,15 +12,33 @@ public struct InfoContext: Sendable {
     /// Which implementation answers for a system (tests inject canned answers).
     public var batchSystem: @Sendable (BatchSystemName) -> any BatchSystem
     public var loadInfo: InfoLoader
+    /// The settings (R144–R146), read once per process: given here (tests), or loaded from the
+    /// command's environment at its entry by `withSettings(from:)`; everything below reads them here.
+    public private(set) var settings: Settings
+    private var settingsGiven: Bool
 
     public init(now: @escaping @Sendable () -> Int = { Int(time(nil)) }, stdoutIsTTY: Bool = false,
                 terminalColumns: Int? = nil, reaping: any ChildReaping = DirectReaping(),
                 batchSystem: @escaping @Sendable (BatchSystemName) -> any BatchSystem = { QQCore.batchSystem(named: $0) },
-                loadInfo: @escaping InfoLoader = defaultInfoLoader) {
+                loadInfo: @escaping InfoLoader = defaultInfoLoader, settings: Settings? = nil) {
         self.loadInfo = loadInfo
         self.now = now; self.stdoutIsTTY = stdoutIsTTY; self.terminalColumns = terminalColumns
         self.reaping = reaping; self.batchSystem = batchSystem
+        self.settings = settings ?? Settings(); self.settingsGiven = settings != nil
     }
+
+    /// At a command's entry: this context with the settings of `environment` (environment over
+    /// config file over default, for the batch system outside a job), unless they were given.
+    func withSettings(from environment: Environment) -> InfoContext {
+        guard !settingsGiven else { return self }
+        var c = self
+        c.settings = Settings.load(environment: environment, system: try? batchSystemOutsideJob(environment: environment))
+        c.settingsGiven = true
+        return c
+    }
+
+    /// How this tool's batch queries run (`batch_timeout`, `use_sacct`).
+    var queryOptions: BatchQueryOptions { BatchQueryOptions(settings) }
 
     /// This process's stdout.
     public static func live() -> InfoContext {
@@ -87,6 +105,7 @@ public enum QQInfoCommand {
     static func execute(arguments: [String], environment: Environment,
                         context: InfoContext) -> (ExitStatus, String, String) {
         Log.configure(environment: environment)
+        let context = context.withSettings(from: environment)
         let options: Options
         switch parse(arguments) {
         case .help: return (.success, help + "\n", "")
@@ -107,7 +126,7 @@ public enum QQInfoCommand {
 
         let answers = queryAll(jobs, noBatch: options.noBatch, environment: environment, context: context)
         let now = context.now()
-        let skew = clockSkew(environment)
+        let skew = context.settings.clockSkew
         let statuses = zip(jobs, answers).map { job, answer in
             JobStatus.evaluate(record: job.record, answer: answer, fileMTime: job.mtime, now: now, clockSkew: skew)
         }
@@ -223,7 +242,7 @@ public enum QQInfoCommand {
         let results = concurrentMap(count: representative.count, limit: 8) { i in
             let r = representative[i].record
             return context.batchSystem(r.batchSystem).queryJob(r.jobID, record: r, environment: environment,
-                                                               reaping: context.reaping)
+                                                               options: context.queryOptions, reaping: context.reaping)
         }
         var byKey: [String: BatchAnswer] = [:]
         for (k, a) in zip(keys, results) { byKey[k] = a }
@@ -266,7 +285,7 @@ enum JobIDResolver {
         }
 
         let answer = context.batchSystem(systemName).queryJob(id, record: nil, environment: environment,
-                                                             reaping: context.reaping)
+                                                             options: context.queryOptions, reaping: context.reaping)
         let batch: BatchJobRecord
         switch answer {
         case .notFound: return .failure(Failure(message: "Job '\(id)' does not exist."))

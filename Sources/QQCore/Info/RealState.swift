@@ -75,7 +75,7 @@ public struct JobStatus: Sendable, Hashable {
 
     /// R122–R124. `answer` nil means not queried; `fileMTime` and `now` are epoch seconds.
     public static func evaluate(record: InfoRecord, answer: BatchAnswer?, fileMTime: Int?, now: Int,
-                                clockSkew: Int) -> JobStatus {
+                                clockSkew: Double) -> JobStatus {
         let age: Int? = (record.heartbeat != nil) ? fileMTime.map { max(0, now - $0) } : nil
         guard record.jobState != .unknown else {
             return JobStatus(realState: .unknown, answer: answer, heartbeatAge: age)
@@ -94,7 +94,7 @@ public struct JobStatus: Sendable, Hashable {
     }
 
     /// R124.
-    static func isLost(record: InfoRecord, answer: BatchAnswer, heartbeatAge: Int?, clockSkew: Int) -> Bool {
+    static func isLost(record: InfoRecord, answer: BatchAnswer, heartbeatAge: Int?, clockSkew: Double) -> Bool {
         guard record.jobState == .queued || record.jobState == .running, record.heartbeat != nil else { return false }
         let authoritative: Bool
         switch answer {
@@ -105,18 +105,9 @@ public struct JobStatus: Sendable, Hashable {
         guard authoritative else { return false }
         // Local: not_found is definitive (R62 looked at the process itself).
         if record.batchSystem == .local, case .notFound = answer { return true }
-        let interval = record.heartbeatInterval ?? 60
-        guard interval > 0, let heartbeatAge else { return false }
-        return heartbeatAge > 3 * interval + clockSkew
+        guard let heartbeatAge else { return false }
+        return HeartbeatFreshness(record: record, clockSkew: clockSkew).isSilent(age: heartbeatAge)
     }
-}
-
-/// `QQ_CLOCK_SKEW` (R144): non-negative seconds, default 60.
-public func clockSkew(_ environment: Environment) -> Int {
-    guard let text = environment.nonEmpty("QQ_CLOCK_SKEW") else { return 60 }
-    if let v = Int(text.trimmingBlanks), v >= 0 { return v }
-    Log.warning("Invalid QQ_CLOCK_SKEW '\(text)'; using 60 s.")
-    return 60
 }
 
 /// R58: why a job may still be alive. Destructive tools never act on such a job.
@@ -136,14 +127,14 @@ public enum LiveEvidence: Sendable, Hashable {
     }
 
     /// R58: batch-live, or a `heartbeat` with `phase` not `done` and a file mtime younger than
-    /// 3 × `heartbeat_interval` (default 60) + `QQ_CLOCK_SKEW`. nil: not possibly live.
+    /// 3 × `heartbeat_interval` (default 60) + the clock skew (`HeartbeatFreshness`). nil: not
+    /// possibly live.
     public static func of(record: InfoRecord, answer: BatchAnswer?, fileMTime: Int?, now: Int,
-                          clockSkew: Int) -> LiveEvidence? {
+                          clockSkew: Double) -> LiveEvidence? {
         if let answer, answer.isBatchLive { return .batch(answer.state) }
         guard record.heartbeat != nil, record.phase != .done, let mtime = fileMTime else { return nil }
         let age = max(0, now - mtime)
-        let interval = record.heartbeatInterval ?? 60
-        return age < 3 * max(0, interval) + clockSkew ? .heartbeat(age: age) : nil
+        return HeartbeatFreshness(record: record, clockSkew: clockSkew).isFresh(age: age) ? .heartbeat(age: age) : nil
     }
 }
 

@@ -30,10 +30,11 @@ struct BackgroundFacts: Sendable {
         let box = ResultBox<BatchJobRecord?>()
         let slurm = batchSystem(named: context.system)
         let id = context.jobID
-        var fiveSeconds = context.environment
-        fiveSeconds["QQ_BATCH_TIMEOUT"] = "5"
-        let environment = fiveSeconds
-        startDetachedThread { box.set(slurm.queryJob(id, record: record, environment: environment, reaping: reaping).record) }
+        let environment = context.environment
+        let options = BatchQueryOptions(context.settings).withTimeout(5)
+        startDetachedThread {
+            box.set(slurm.queryJob(id, record: record, environment: environment, options: options, reaping: reaping).record)
+        }
         return BackgroundFacts(killWait: killWait, schedulerAnswer: box)
     }
 }

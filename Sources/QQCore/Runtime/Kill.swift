@@ -156,13 +156,12 @@ struct KillReasonQuery {
         guard context.system.isSlurmFamily else { return nil }
         let box = ResultBox<KillReason?>()
         let id = context.jobID
-        var environment = context.environment
-        environment["QQ_BATCH_TIMEOUT"] = "2"
-        let queryEnv = environment
+        let queryEnv = context.environment
+        let options = BatchQueryOptions(context.settings).withTimeout(2)
         let slurm = batchSystem(named: context.system)
         let record = state.record
         startDetachedThread {
-            let answer = slurm.queryJob(id, record: record, environment: queryEnv, reaping: supervisor)
+            let answer = slurm.queryJob(id, record: record, environment: queryEnv, options: options, reaping: supervisor)
             box.set(answer.record.flatMap(killReason(from:)))
         }
         let deadline = window.deadline(signalTime: supervisor.terminationTime, start: monotonicSeconds())

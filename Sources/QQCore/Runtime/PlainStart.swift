@@ -78,7 +78,7 @@ struct PlainStart {
     }
 
     /// R78/R79: directives from the script, overridden by `QQ_OPT_*`.
-    private func readPlainOptions(scriptText: String, scriptPath: String) -> PlainOptions {
+    func readPlainOptions(scriptText: String, scriptPath: String) -> PlainOptions {
         let d = Directives.parse(scriptText: scriptText)
         for line in d.malformed { Log.warning("Ignoring malformed qq directive in '\(scriptPath)': \(line)") }
         let known: Set<String> = ["work_dir", "exclude", "include", "transfer_mode", "interpreter", "walltime", "rescue"]
@@ -127,11 +127,14 @@ struct PlainStart {
             Log.warningOnce("Invalid value '\(w)' for \(origin("walltime", "QQ_OPT_WALLTIME")) (expected HH:MM:SS, D-HH:MM:SS or e.g. 90m); recording the time limit Slurm reports instead.")
             o.walltime = nil
         }
-        if let r = env.nonEmpty("QQ_RESCUE") ?? d["rescue"] {
+        // QQ_RESCUE over the directive over the config file's `rescue` over true: `Settings` holds
+        // the first and the last two, so the directive only counts without the variable.
+        o.rescue = settings.rescue
+        if env.nonEmpty("QQ_RESCUE") == nil, let r = d["rescue"] {
             if let b = parseBoolean(r) {
                 o.rescue = b
             } else {
-                Log.warningOnce("Invalid value '\(r)' for \(origin("rescue", "QQ_RESCUE")) (expected true or false); using the default true.")
+                Log.warningOnce("Invalid value '\(r)' for \(origin("rescue", "QQ_RESCUE")) (expected true or false); using \(settings.rescue).")
             }
         }
         return o
@@ -281,7 +284,7 @@ struct PlainStart {
     /// it is not possibly live (R58), and its file or an authoritative answer says it is over.
     func jobHasEnded(_ other: InfoRecord) -> Bool {
         let answer = batchSystem(named: other.batchSystem).queryJob(other.jobID, record: other, environment: env,
-                                                                   reaping: supervisor)
+                                                                   options: BatchQueryOptions(settings), reaping: supervisor)
         if answer.isBatchLive || hasFreshHeartbeat(other) { return false }
         switch other.jobState {
         case .finished, .failed, .killed:
@@ -297,15 +300,14 @@ struct PlainStart {
         }
     }
 
-    /// R58: a heartbeat younger than 3 × interval + `QQ_CLOCK_SKEW`, judged by the file's mtime.
+    /// R58: a heartbeat fresh by `HeartbeatFreshness`, judged by the file's mtime.
     private func hasFreshHeartbeat(_ r: InfoRecord) -> Bool {
-        guard r.heartbeat != nil, r.phase != .done else { return false }
-        let interval = Double(r.heartbeatInterval ?? 60)
-        guard interval > 0, let st = FileSystem.stat(r.inputDir + "/" + replacingSuffix(of: r.jobName, with: ".qqinfo")) else {
+        guard r.heartbeat != nil, r.phase != .done,
+              let st = FileSystem.stat(r.inputDir + "/" + replacingSuffix(of: r.jobName, with: ".qqinfo")) else {
             return false
         }
-        let age = Double(time(nil)) - Double(st.mtimeSeconds)
-        return age < 3 * interval + settings.clockSkew
+        let age = max(0, Int(time(nil)) - Int(st.mtimeSeconds))
+        return HeartbeatFreshness(record: r, clockSkew: settings.clockSkew).isFresh(age: age)
     }
 }
 

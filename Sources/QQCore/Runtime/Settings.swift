@@ -5,6 +5,8 @@ public struct Settings: Sendable {
     public var scratchRoot: String?
     public var flashRoot: String?
     public var scratchAttempts = 3
+    /// R135: extra known scratch roots for qq-wipe (`QQ_WIPE_ROOTS`, colon-separated, absolute).
+    public var wipeRoots: [String] = []
     public var heartbeatInterval = 60
     public var killGrace = 10.0
     /// The scheduler's KillWait when given (`QQ_KILL_WAIT`); otherwise learned (R111).
@@ -81,6 +83,9 @@ public struct Settings: Sendable {
             s.scratchAttempts = n
         }
         s.scratchAttempts = integer("scratch_attempts", s.scratchAttempts, minimum: 1)
+        // Relative entries are ignored: a root must not depend on where the tool is started.
+        s.wipeRoots = (value("wipe_roots") ?? "").split(separator: ":").map(String.init)
+            .filter { $0.hasPrefix("/") }.map { FileSystem.normalizeLexically($0) }
         s.heartbeatInterval = integer("heartbeat_interval", s.heartbeatInterval)
         s.killGrace = number("kill_grace", s.killGrace)
         if value("kill_wait") != nil { s.killWait = number("kill_wait", 30) }
@@ -91,7 +96,11 @@ public struct Settings: Sendable {
         s.retryInitialDelay = number("retry_initial_delay", s.retryInitialDelay)
         s.retryMaxDelay = number("retry_max_delay", s.retryMaxDelay)
         s.retryTotal = number("retry_total", s.retryTotal)
-        s.batchTimeout = number("batch_timeout", s.batchTimeout)
+        // R57: a timeout of 0 would fail every query at once, so it must be positive.
+        if let text = value("batch_timeout") {
+            if let v = Double(text.trimmingBlanks), v > 0, v.isFinite { s.batchTimeout = v }
+            else { invalid("batch_timeout", "a number of seconds > 0", formatSeconds(s.batchTimeout)) }
+        }
         if let text = value("copy_streams") {
             if let n = Int(text.trimmingBlanks), n >= 1 {
                 s.copyStreams = n
@@ -100,7 +109,7 @@ public struct Settings: Sendable {
             }
         }
         s.verifyChecksum = choice("verify", ["size", "checksum"], "size") == "checksum"
-        s.useSacct = value("use_sacct") == "1"
+        s.useSacct = flag("use_sacct", s.useSacct)
         s.clockSkew = number("clock_skew", s.clockSkew)
         s.fallbackRunner = value("fallback_runner")
         if let i = config?.value(table: "runner", key: "default_interpreter"), !i.isEmpty { s.defaultInterpreter = i }

@@ -119,7 +119,8 @@ struct WorkDir: Sendable {
         record.workDir = path
         record.mainNode = record.mainNode ?? context.host
         let location: ScratchLocation
-        switch WorkDirSafety.check(workDir: path, record: record, environment: context.environment, host: context.host) {
+        switch WorkDirSafety.check(workDir: path, record: record, environment: context.environment,
+                                         settings: context.settings, host: context.host) {
         case .success(let verdict):
             guard verdict.exists else { return true }
             location = verdict.location

@@ -42,9 +42,9 @@ public struct CopyEngine: Sendable {
     public var umask: mode_t
     /// Checked between files; a terminating signal sets it (R109: stop at the next file boundary).
     public var shouldStop: @Sendable () -> Bool
-    /// Files in flight at once (`QQ_COPY_STREAMS`, R103).
+    /// Files in flight at once (`Settings.copyStreams`, R103).
     public var streams: Int
-    /// `QQ_VERIFY=checksum`: also compare a hash of the bytes read with a re-read of the copy.
+    /// `Settings.verifyChecksum`: also compare a hash of the bytes read with a re-read of the copy.
     public var verifyChecksum: Bool
     /// R105, for each copy operation.
     public var retry: RetryPolicy
@@ -53,25 +53,20 @@ public struct CopyEngine: Sendable {
     /// Test hook: called with the relative path and the descriptor of each copy before it is verified.
     var faultInjection: (@Sendable (PathBytes, Int32) -> Void)?
 
-    /// `streams` nil: `QQ_COPY_STREAMS` from the environment, else `defaultStreams()`.
-    /// `verifyChecksum` nil: true when the environment has `QQ_VERIFY=checksum`.
-    public init(umask: mode_t = FileSystem.umask, streams: Int? = nil, verifyChecksum: Bool? = nil,
+    /// `streams` nil: `defaultStreams()`. The caller passes the settings' values (nothing is read
+    /// from the environment here).
+    public init(umask: mode_t = FileSystem.umask, streams: Int? = nil, verifyChecksum: Bool = false,
                 retry: RetryPolicy = RetryPolicy(), shouldStop: @escaping @Sendable () -> Bool = { false }) {
         self.umask = umask
         self.shouldStop = shouldStop
-        self.streams = max(1, min(streams ?? CopyEngine.environmentStreams() ?? CopyEngine.defaultStreams(), 256))
-        self.verifyChecksum = verifyChecksum ?? (getenv("QQ_VERIFY").map { String(cString: $0).lowercased() == "checksum" } ?? false)
+        self.streams = max(1, min(streams ?? CopyEngine.defaultStreams(), 256))
+        self.verifyChecksum = verifyChecksum
         self.retry = retry
     }
 
     /// R103: min(max(ncpus, 4), 16). On a small machine this still overlaps metadata latency; on a
     /// big one it stays below what hurts a shared metadata server.
     public static func defaultStreams(ncpus: Int = Int(cqq_online_cpus())) -> Int { min(max(ncpus, 4), 16) }
-
-    static func environmentStreams() -> Int? {
-        guard let raw = getenv("QQ_COPY_STREAMS"), let n = Int(String(cString: raw)), n >= 1 else { return nil }
-        return n
-    }
 
     /// Runs `body`; a retryable failure is retried under `retry` (R105), cut short by `shouldStop`.
     func withRetries<T>(_ body: () -> Result<T, CopyFailure>) -> Result<T, CopyFailure> {

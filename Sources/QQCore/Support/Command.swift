@@ -84,25 +84,17 @@ func formatTimeoutSeconds(_ s: Double) -> String {
 public struct CommandRunner: Sendable {
     /// The environment the child gets; `PATH` from it locates the program.
     public var environment: Environment
-    /// Seconds before the command is killed.
+    /// Seconds before the command is killed (`Settings.batchTimeout` for batch queries).
     public var timeout: Double
     public var reaping: any ChildReaping
     /// Captured output beyond this many bytes per stream is dropped (a runaway command must not
     /// exhaust memory); reading continues so the child is never blocked on a full pipe.
     public var outputLimit: Int = 64 << 20
 
-    public init(environment: Environment, timeout: Double? = nil, reaping: any ChildReaping = DirectReaping()) {
+    public init(environment: Environment, timeout: Double, reaping: any ChildReaping = DirectReaping()) {
         self.environment = environment
-        self.timeout = timeout ?? CommandRunner.batchTimeout(environment)
+        self.timeout = timeout
         self.reaping = reaping
-    }
-
-    /// `QQ_BATCH_TIMEOUT` (R57, R144): a positive number of seconds, default 10.
-    public static func batchTimeout(_ environment: Environment) -> Double {
-        guard let text = environment.nonEmpty("QQ_BATCH_TIMEOUT") else { return 10 }
-        if let v = Double(text.trimmingBlanks), v > 0, v.isFinite { return v }
-        Log.warning("Invalid QQ_BATCH_TIMEOUT '\(text)'; using 10 s.")
-        return 10
     }
 
     public func run(_ argv: [String]) -> CommandResult {
