@@ -369,3 +369,40 @@ private func readRelative(_ root: String, _ rel: PathBytes) -> [UInt8]? {
     let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
     return n >= 0 ? Array(buf[0..<n]) : nil
 }
+
+/// When the input dir cannot be opened, the failure must name the input dir, not the work dir
+/// (issue 10: both entry points used to blame the work dir whichever of the two failed).
+@Suite struct StagingOpenFailureTests {
+    @Test func logCopyToAMissingInputDirNamesTheInputDir() {
+        let t = WorkArea("qq-toplevel-open")
+        defer { t.cleanup() }
+        t.write("work/job.out", "log")
+        let missing = t.file("no-such-input")
+        let stats = testEngine().copyTopLevelFiles(["job.out"], from: t.file("work"), to: missing)
+        #expect(stats.failures.count == 1)
+        #expect(stats.failures.first?.path == PathBytes(missing.utf8))
+        #expect(stats.failures.first?.description == "Cannot open directory '\(missing)': No such file or directory")
+    }
+
+    @Test func rescueToAMissingInputDirNamesTheInputDir() {
+        let t = WorkArea("qq-rescue-open")
+        defer { t.cleanup() }
+        t.write("work/result.dat", "result")
+        let missing = t.file("no-such-input")
+        let r = testEngine().rescue(from: t.file("work"), to: missing, manifest: Manifest(), controlFiles: [],
+                                    includedNames: [], skipTopLevel: [], deadline: monotonicSeconds() + 30)
+        #expect(r.stats.failures.count == 1)
+        #expect(r.stats.failures.first?.path == PathBytes(missing.utf8))
+        #expect(r.stats.failures.first?.description == "Cannot open directory '\(missing)': No such file or directory")
+    }
+
+    @Test func rescueFromAMissingWorkDirStillNamesTheWorkDir() {
+        let t = WorkArea("qq-rescue-open-work")
+        defer { t.cleanup() }
+        t.makeDirs(t.file("input"))
+        let missing = t.file("no-such-work")
+        let r = testEngine().rescue(from: missing, to: t.file("input"), manifest: Manifest(), controlFiles: [],
+                                    includedNames: [], skipTopLevel: [], deadline: monotonicSeconds() + 30)
+        #expect(r.stats.failures.first?.path == PathBytes(missing.utf8))
+    }
+}

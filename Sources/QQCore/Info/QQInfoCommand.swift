@@ -89,7 +89,7 @@ public enum QQInfoCommand {
     /// The whole command: prints to stdout, logs to stderr, returns the exit code.
     public static func run(arguments: [String], environment: Environment) -> Int32 {
         let (code, out, err) = execute(arguments: arguments, environment: environment, context: .live())
-        writeAll(2, err)
+        StandardError.write(err)
         writeAll(1, out)
         return code
     }
@@ -249,14 +249,7 @@ func positiveInt(_ text: String?) -> Int? {
 }
 
 func writeAll(_ fd: Int32, _ text: String) {
-    var bytes = Array(text.utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n < 0 { if errno == EINTR { continue }; return }
-        offset += n
-    }
-    bytes.removeAll()
+    _ = Array(text.utf8).withUnsafeBytes { writeAllBytes(fd, $0) }
 }
 
 /// R120: from a job id to its info file.
