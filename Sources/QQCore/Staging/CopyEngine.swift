@@ -119,6 +119,7 @@ public struct CopyEngine: Sendable {
                               destination: destination, followingDestination: false) {
         case .success(let r): roots = r
         case .failure(var f):
+            // The user named the included path, not its parent: name that one.
             if f.path == PathBytes(FileSystem.directoryName(sourcePath).utf8) { f.path = PathBytes(sourcePath.utf8) }
             stats.failures.append(f)
             return
