@@ -7,8 +7,7 @@ import QQCore
 func now() -> Double { monotonicSeconds() }
 
 func fail(_ message: String) -> Never {
-    let bytes = Array("qq-bench: \(message)\n".utf8)
-    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    StandardError.write("qq-bench: \(message)\n")
     exit(2)
 }
 

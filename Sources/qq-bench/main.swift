@@ -2,13 +2,6 @@ import CQQSystem
 import Glibc
 import QQCore
 
-enum Console {
-    static func error(_ s: String) {
-        var b = Array(s.utf8)
-        _ = b.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
-    }
-}
-
 // qq-bench: qq-run's copy engine against rsync -a and cp -a, on trees built on one file system.
 // Usage: qq-bench [--dir D] [--runs N] [--keep] [--only abcd] [--qq-run PATH]
 // Every copy goes into a fresh directory; trees stay until the end (deleting a big tree right before
@@ -69,7 +62,7 @@ let options: BenchOptions
 switch readOptions(Array(CommandLine.arguments.dropFirst())) {
 case .run(let o): options = o
 case .help, .version: print(usage); exit(ExitStatus.success.code)
-case .usageError(let problem): Console.error(problem.message(tool: "qq-bench", usage: usage)); exit(ExitStatus.usage.code)
+case .usageError(let problem): StandardError.write(problem.message(tool: "qq-bench", usage: usage)); exit(ExitStatus.usage.code)
 }
 let runs = options.runs
 let only = options.only

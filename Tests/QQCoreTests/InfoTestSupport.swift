@@ -21,7 +21,7 @@ func readText(_ path: String) -> String? { (try? FileSystem.readSmallFile(path))
 func writeText(_ path: String, _ text: String, mode: mode_t = 0o644) {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
     precondition(fd >= 0, "cannot create \(path)")
-    writeAll(fd, text)
+    _ = Array(text.utf8).withUnsafeBytes { writeAllBytes(fd, $0) }
     fchmod(fd, mode)
     close(fd)
 }

@@ -11,7 +11,7 @@ private extension WorkArea {
     func writeBytes(_ rel: PathBytes, _ content: [UInt8], mode: mode_t = 0o644) {
         let fd = withCName(bytes(rel)) { open($0, O_WRONLY | O_CREAT | O_TRUNC, mode) }
         precondition(fd >= 0, "cannot create \(rel.displayText)")
-        _ = content.withUnsafeBytes { FileSystem.writeAll(fd, $0) }
+        _ = content.withUnsafeBytes { writeAllBytes(fd, $0) }
         close(fd)
     }
 
@@ -356,7 +356,8 @@ private func writeRelative(_ root: String, _ rel: PathBytes, _ content: [UInt8])
     let fd = withCName(name) { openat(dir, $0, O_WRONLY | O_CREAT | O_TRUNC, 0o644) }
     guard fd >= 0 else { return false }
     defer { close(fd) }
-    return content.withUnsafeBytes { FileSystem.writeAll(fd, $0) }
+    if case .failure = content.withUnsafeBytes({ writeAllBytes(fd, $0) }) { return false }
+    return true
 }
 
 private func readRelative(_ root: String, _ rel: PathBytes) -> [UInt8]? {
@@ -368,4 +369,41 @@ private func readRelative(_ root: String, _ rel: PathBytes) -> [UInt8]? {
     var buf = [UInt8](repeating: 0, count: 4096)
     let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
     return n >= 0 ? Array(buf[0..<n]) : nil
+}
+
+/// When the input dir cannot be opened, the failure must name the input dir, not the work dir
+/// (issue 10: both entry points used to blame the work dir whichever of the two failed).
+@Suite struct StagingOpenFailureTests {
+    @Test func logCopyToAMissingInputDirNamesTheInputDir() {
+        let t = WorkArea("qq-toplevel-open")
+        defer { t.cleanup() }
+        t.write("work/job.out", "log")
+        let missing = t.file("no-such-input")
+        let stats = testEngine().copyTopLevelFiles(["job.out"], from: t.file("work"), to: missing)
+        #expect(stats.failures.count == 1)
+        #expect(stats.failures.first?.path == PathBytes(missing.utf8))
+        #expect(stats.failures.first?.description == "Cannot open directory '\(missing)': No such file or directory")
+    }
+
+    @Test func rescueToAMissingInputDirNamesTheInputDir() {
+        let t = WorkArea("qq-rescue-open")
+        defer { t.cleanup() }
+        t.write("work/result.dat", "result")
+        let missing = t.file("no-such-input")
+        let r = testEngine().rescue(from: t.file("work"), to: missing, manifest: Manifest(), controlFiles: [],
+                                    includedNames: [], skipTopLevel: [], deadline: monotonicSeconds() + 30)
+        #expect(r.stats.failures.count == 1)
+        #expect(r.stats.failures.first?.path == PathBytes(missing.utf8))
+        #expect(r.stats.failures.first?.description == "Cannot open directory '\(missing)': No such file or directory")
+    }
+
+    @Test func rescueFromAMissingWorkDirStillNamesTheWorkDir() {
+        let t = WorkArea("qq-rescue-open-work")
+        defer { t.cleanup() }
+        t.makeDirs(t.file("input"))
+        let missing = t.file("no-such-work")
+        let r = testEngine().rescue(from: missing, to: t.file("input"), manifest: Manifest(), controlFiles: [],
+                                    includedNames: [], skipTopLevel: [], deadline: monotonicSeconds() + 30)
+        #expect(r.stats.failures.first?.path == PathBytes(missing.utf8))
+    }
 }

@@ -67,11 +67,11 @@ private func tempNames(in dir: String) -> [String] { S.names(in: dir).filter { $
     let writer = Thread {
         let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
         truncated.store(true, ordering: .sequentiallyConsistent)
-        InfoFileIO.sleep(seconds: 0.1)
-        try? InfoFileIO.writeAll(fd: fd, Array(full.utf8), path: path)
+        sleepUninterrupted(seconds: 0.1)
+        _ = Array(full.utf8).withUnsafeBytes { writeAllBytes(fd, $0) }
         close(fd)
     }
-    while !truncated.load(ordering: .sequentiallyConsistent) { InfoFileIO.sleep(seconds: 0.001) }
+    while !truncated.load(ordering: .sequentiallyConsistent) { sleepUninterrupted(seconds: 0.001) }
     #expect(FileSystem.lstat(path)?.size == 0)
     let record = try InfoFile.load(path: path)
     #expect(record == sampleRecord())
@@ -86,7 +86,7 @@ private func tempNames(in dir: String) -> [String] { S.names(in: dir).filter { $
     let full = InfoFileCodec.encode(sampleRecord())
     S.writeText(String(full.dropLast(4)), to: path)   // "...synchronized: tr": parses (R28)
     let writer = Thread {
-        InfoFileIO.sleep(seconds: 0.05)
+        sleepUninterrupted(seconds: 0.05)
         S.writeText(full, to: path)
     }
     let record = try InfoFile.load(path: path, retryDelay: 0.2)

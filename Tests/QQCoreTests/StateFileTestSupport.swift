@@ -53,7 +53,7 @@ enum StateFileTestSupport {
     static func writeText(_ text: String, to path: String, mode: mode_t = 0o644) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { return }
-        try? InfoFileIO.writeAll(fd: fd, Array(text.utf8), path: path)
+        _ = Array(text.utf8).withUnsafeBytes { writeAllBytes(fd, $0) }
         close(fd)
     }
 

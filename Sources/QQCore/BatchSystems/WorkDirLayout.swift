@@ -185,10 +185,8 @@ public struct WorkDirLayout: Sendable, Equatable {
     }
 
     private func isEmptyDirectory(_ path: String) -> Bool {
-        let fd = cqq_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        if case .success(let names) = listDirectory(fd) { return names.isEmpty }
-        return false
+        guard case .success(let fd) = FileDescriptor.openDirectory(path),
+              case .success(let entries) = fd.entries() else { return false }
+        return entries.isEmpty
     }
 }

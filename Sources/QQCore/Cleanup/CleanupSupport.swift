@@ -45,12 +45,12 @@ public struct CleanupContext: Sendable {
     public static func live() -> CleanupContext {
         CleanupContext(info: .live(), emit: { piece in
             switch piece {
-            case .out(let text): writeAll(1, text)
-            case .err(let text): writeAll(2, text)
+            case .out(let text): StandardOutput.write(text)
+            case .err(let text): StandardError.write(text)
             case .log(let level, let message): Log.write(level, message)
             }
         }, stdinIsTTY: isatty(0) == 1, ask: { prompt in
-            writeAll(2, prompt)
+            StandardError.write(prompt)
             return readLine(strippingNewline: true)
         }, viaFront: FrontCommand.ranThroughFront())
     }
@@ -108,23 +108,19 @@ enum CleanupJobs {
     /// Apparent size in bytes of everything under `path`, not following symlinks, staying on one
     /// file system.
     static func treeSize(_ path: String) -> Int64 {
-        let fd = cqq_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
-        guard fd >= 0, let st = FileSystem.fstat(fd) else { return 0 }
-        defer { close(fd) }
-        return treeSize(fd: fd, device: st.device, depth: 0)
+        guard case .success(let fd) = FileDescriptor.openDirectory(path), let st = fd.status() else { return 0 }
+        return treeSize(fd, device: st.device, depth: 0)
     }
 
-    private static func treeSize(fd: Int32, device: UInt64, depth: Int) -> Int64 {
-        guard depth < 256, case .success(let names) = listDirectory(fd) else { return 0 }
+    private static func treeSize(_ dir: borrowing FileDescriptor, device: UInt64, depth: Int) -> Int64 {
+        guard depth < 256, case .success(let entries) = dir.entries() else { return 0 }
         var total: Int64 = 0
-        for n in names {
-            guard let st = withCName(n, { FileSystem.lstat(at: fd, $0) }) else { continue }
+        for e in entries {
+            guard let st = lstatZ(dir.rawValue, e.z) else { continue }
             if st.isDirectory {
-                guard st.device == device else { continue }
-                let child = withCName(n) { cqq_openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
-                guard child >= 0 else { continue }
-                total += treeSize(fd: child, device: device, depth: depth + 1)
-                close(child)
+                guard st.device == device,
+                      case .success(let child) = FileDescriptor.openDirectory(e.z, relativeTo: dir.rawValue) else { continue }
+                total += treeSize(child, device: device, depth: depth + 1)
             } else {
                 total += st.size
             }

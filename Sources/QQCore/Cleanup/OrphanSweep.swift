@@ -306,14 +306,14 @@ enum OrphanSweep {
 
     /// Names of the real subdirectories (not symlinks) of `path`, sorted.
     static func subdirectories(_ path: String) -> Result<[String], SystemError> {
-        guard let dir = opendir(path) else { return .failure(.fromErrno("list", path)) }
-        defer { closedir(dir) }
+        let entries: [DirEntry]
+        switch DirectoryReader.entries(atPath: path) {
+        case .success(let e): entries = e
+        case .failure(let e): return .failure(SystemError(code: e.code, operation: "list", path: path))
+        }
         var names: [String] = []
-        while let e = readdir(dir) {
-            let name = withUnsafePointer(to: e.pointee.d_name) {
-                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
-            }
-            if name == "." || name == ".." { continue }
+        for e in entries {
+            let name = e.text
             if let st = FileSystem.lstat(path + "/" + name), st.isDirectory { names.append(name) }
         }
         return .success(names.sorted())

@@ -197,13 +197,10 @@ public enum QQClearCommand {
             let name = FileSystem.baseName(job.info.path)
             return [".\(name).tmp-", ".\(name).replaced-"]
         }
-        guard let d = opendir(dir) else { return [] }
-        defer { closedir(d) }
+        guard case .success(let entries) = DirectoryReader.entries(atPath: dir) else { return [] }
         var out: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) {
-                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
-            }
+        for e in entries {
+            let name = e.text
             guard name.hasPrefix(".") else { continue }
             let matches = prefixes.contains { name.hasPrefix($0) && name.count > $0.count }
                 || (name.dropFirst().contains(".qq-part-"))

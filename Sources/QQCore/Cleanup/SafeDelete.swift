@@ -42,31 +42,31 @@ public enum SafeDelete {
         }
         let below = path.dropFirst(rootN == "/" ? 1 : rootN.count + 1).split(separator: "/").map { PathBytes($0.utf8) }
         guard let last = below.last else { throw .notUnderRoot(path: path, root: root) }
-        var fd = cqq_openat(AT_FDCWD, rootN, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-        if fd < 0 {
-            if errno == ENOENT { var o = Outcome(); o.gone = true; return o }
-            throw .cannotOpen(.fromErrno("open", rootN))
+        var fd: FileDescriptor
+        switch FileDescriptor.openDirectory(rootN, followLast: true) {
+        case .success(let opened): fd = opened
+        case .failure(let e):
+            if e.code == ENOENT { var o = Outcome(); o.gone = true; return o }
+            throw .cannotOpen(SystemError(code: e.code, operation: "open", path: rootN))
         }
-        defer { close(fd) }
         for component in below.dropLast() {
-            let next = withCName(component) { cqq_openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
-            if next < 0 {
-                if errno == ENOENT { var o = Outcome(); o.gone = true; return o }
-                if errno == ELOOP || errno == ENOTDIR { throw .symlink(path) }
-                throw .cannotOpen(.fromErrno("open", path))
+            switch fd.openDirectory(component) {
+            case .success(let next): fd = next
+            case .failure(let e):
+                if e.code == ENOENT { var o = Outcome(); o.gone = true; return o }
+                if e.code == ELOOP || e.code == ENOTDIR { throw .symlink(path) }
+                throw .cannotOpen(SystemError(code: e.code, operation: "open", path: path))
             }
-            close(fd)
-            fd = next
         }
-        guard let st = withCName(last, { FileSystem.lstat(at: fd, $0) }) else {
+        guard let st = fd.status(of: last) else {
             if errno == ENOENT { var o = Outcome(); o.gone = true; return o }
             throw .cannotOpen(.fromErrno("stat", path))
         }
         if st.isSymlink { throw .symlink(path) }
         if !st.isDirectory { throw .notADirectory(path) }
         if st.uid != getuid() { throw .notOwned(path) }
-        var outcome = removeContents(parent: fd, name: last, device: st.device)
-        if withCName(last, { unlinkat(fd, $0, AT_REMOVEDIR) }) == 0 {
+        var outcome = removeContents(parent: fd.rawValue, name: last, device: st.device)
+        if withCName(last, { unlinkat(fd.rawValue, $0, AT_REMOVEDIR) }) == 0 {
             outcome.entriesRemoved += 1
             outcome.gone = true
         } else if errno == ENOENT {
@@ -81,46 +81,44 @@ public enum SafeDelete {
     /// staying on `device`. Errors are collected; the walk goes on with the other entries.
     static func removeContents(parent: Int32, name: PathBytes, device: UInt64) -> Outcome {
         var outcome = Outcome()
-        let fd = withCName(name) { cqq_openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
-        if fd < 0 {
-            outcome.errors.append("Cannot open '\(name.displayText)': \(String(cString: strerror(errno)))")
-            return outcome
+        switch FileDescriptor.openDirectory(zName(name), relativeTo: parent) {
+        case .success(let fd): removeAll(in: fd, path: name, device: device, outcome: &outcome)
+        case .failure(let e): outcome.errors.append("Cannot open '\(name.displayText)': \(e)")
         }
-        defer { close(fd) }
-        removeAll(in: fd, path: name, device: device, outcome: &outcome)
         return outcome
     }
 
-    private static func removeAll(in fd: Int32, path: PathBytes, device: UInt64, outcome: inout Outcome) {
-        let names: [PathBytes]
-        switch listDirectory(fd) {
-        case .success(let n): names = n
+    private static func removeAll(in dir: borrowing FileDescriptor, path: PathBytes, device: UInt64, outcome: inout Outcome) {
+        let fd = dir.rawValue
+        let entries: [DirEntry]
+        switch dir.entries() {
+        case .success(let e): entries = e
         case .failure(let e):
-            outcome.errors.append("Cannot read directory '\(path.displayText)': \(String(cString: strerror(e.code)))")
+            outcome.errors.append("Cannot read directory '\(path.displayText)': \(e)")
             return
         }
-        for n in names {
-            let sub = path + [UInt8(ascii: "/")] + n
-            guard let st = withCName(n, { FileSystem.lstat(at: fd, $0) }) else { continue }
+        for entry in entries {
+            let n = entry.z
+            let sub = path + [UInt8(ascii: "/")] + entry.name
+            guard let st = lstatZ(fd, n) else { continue }
             if st.isDirectory {
                 if st.device != device {
                     outcome.errors.append("'\(sub.displayText)' is on another file system; not entered.")
                     continue
                 }
-                let child = withCName(n) { cqq_openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
-                if child < 0 {
-                    outcome.errors.append("Cannot open '\(sub.displayText)': \(String(cString: strerror(errno)))")
+                switch FileDescriptor.openDirectory(n, relativeTo: fd) {
+                case .success(let child): removeAll(in: child, path: sub, device: device, outcome: &outcome)
+                case .failure(let e):
+                    outcome.errors.append("Cannot open '\(sub.displayText)': \(e)")
                     continue
                 }
-                removeAll(in: child, path: sub, device: device, outcome: &outcome)
-                close(child)
-                if withCName(n, { unlinkat(fd, $0, AT_REMOVEDIR) }) == 0 {
+                if withZ(n, { unlinkat(fd, $0, AT_REMOVEDIR) }) == 0 {
                     outcome.entriesRemoved += 1
                 } else {
                     outcome.errors.append("Cannot remove '\(sub.displayText)': \(String(cString: strerror(errno)))")
                 }
             } else {
-                if withCName(n, { unlinkat(fd, $0, 0) }) == 0 {
+                if withZ(n, { unlinkat(fd, $0, 0) }) == 0 {
                     outcome.entriesRemoved += 1
                     if st.isRegular { outcome.bytesRemoved += st.size }
                 } else {

@@ -23,22 +23,18 @@ enum Discovery {
     /// R119: names ending in `.qqinfo` directly in `directory` that are regular files or symlinks to
     /// regular files, in directory order (sorting needs the loaded records).
     static func infoFiles(in directory: String) throws(SystemError) -> [String] {
-        guard let dir = opendir(directory) else { throw SystemError.fromErrno("read directory", directory) }
-        defer { closedir(dir) }
+        let entries: [DirEntry]
+        switch DirectoryReader.entries(atPath: directory) {
+        case .success(let e): entries = e
+        case .failure(let e): throw SystemError(code: e.code, operation: "read directory", path: directory)
+        }
         var paths: [String] = []
-        var namePointer: UnsafePointer<CChar>?
-        var type: UInt8 = 0
-        var ino: UInt64 = 0
-        while true {
-            let rc = cqq_readdir(UnsafeMutableRawPointer(dir), &namePointer, &type, &ino)
-            if rc == 0 { break }
-            if rc < 0 { throw SystemError(code: cqq_errno(), operation: "read directory", path: directory) }
-            guard let namePointer else { continue }
-            let name = String(cString: namePointer)
+        for entry in entries {
+            let name = entry.text
             guard name.hasSuffix(".qqinfo"), name.count > ".qqinfo".count else { continue }
             let path = FileSystem.joinPath(directory, name)
-            // DT_REG is 8; anything else (symlink, unknown d_type) is checked with stat.
-            if type == 8 || (FileSystem.stat(path)?.isRegular == true) { paths.append(path) }
+            // A symlink or an unknown d_type is checked with stat.
+            if entry.isKnownRegular || (FileSystem.stat(path)?.isRegular == true) { paths.append(path) }
         }
         return paths
     }

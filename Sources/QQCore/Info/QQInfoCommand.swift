@@ -96,8 +96,8 @@ public enum QQInfoCommand {
     /// The whole command: prints to stdout, logs to stderr, returns the exit code.
     public static func run(arguments: [String], environment: Environment) -> ExitStatus {
         let (status, out, err) = execute(arguments: arguments, environment: environment, context: .live())
-        writeAll(2, err)
-        writeAll(1, out)
+        StandardError.write(err)
+        StandardOutput.write(out)
         return status
     }
 
@@ -256,16 +256,6 @@ func positiveInt(_ text: String?) -> Int? {
     return v
 }
 
-func writeAll(_ fd: Int32, _ text: String) {
-    var bytes = Array(text.utf8)
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n < 0 { if errno == EINTR { continue }; return }
-        offset += n
-    }
-    bytes.removeAll()
-}
 
 /// R120: from a job id to its info file.
 enum JobIDResolver {

@@ -136,8 +136,5 @@ public enum FrontCommand {
         cEnv.forEach { free($0) }
     }
 
-    private static func writeError(_ s: String) {
-        var bytes = Array(s.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
-    }
+    private static func writeError(_ s: String) { StandardError.write(s) }
 }

@@ -269,12 +269,9 @@ struct PlainStart {
 
     /// R82's restart scan: the input dir's `*.qqinfo` whose `job_id` is this job's.
     private func findOwnFile(in dir: String) -> (String, InfoRecord)? {
-        let fd = cqq_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        guard case .success(let names) = listDirectory(fd) else { return nil }
-        for n in names where n.count > 7 && n.suffix(7).elementsEqual(".qqinfo".utf8) {
-            let path = dir + "/" + String(decoding: n, as: UTF8.self)
+        guard case .success(let entries) = DirectoryReader.entries(atPath: dir) else { return nil }
+        for e in entries where e.z.count > 8 && e.name.suffix(7).elementsEqual(".qqinfo".utf8) {
+            let path = dir + "/" + e.text
             if let r = try? InfoFile.load(path: path, tornReadRetries: 0), sameJob(r.jobID, jobID) { return (path, r) }
         }
         return nil

@@ -48,9 +48,7 @@ public struct RetryPolicy: Sendable {
 
     /// Sleeps; returns false if woken early by a terminating signal (the runner installs a hook).
     public static func sleep(_ seconds: Double) -> Bool {
-        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+        sleepUninterrupted(seconds: seconds)
         return true
     }
 }

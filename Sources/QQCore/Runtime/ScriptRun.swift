@@ -81,10 +81,9 @@ enum ScriptRun {
                               supervisor: any JobSupervisor) throws(RunFailure) {
         let context = state.context
         let record = state.record
+        // Both logs stay open (in this process) until the script has been started.
         let out = try openLog(workDir.path + "/" + record.stdoutFile)
-        defer { close(out) }
         let err = try openLog(workDir.path + "/" + record.stderrFile)
-        defer { close(err) }
         let scriptEnv = ScriptEnvironment.build(base: context.environment, record: record, infoPath: context.infoPath,
                                                 workDir: workDir.path, walltimeSeconds: context.walltimeSeconds(facts: state.facts),
                                                 inheritedInfoIgnored: context.inheritedInfoIgnored)
@@ -94,15 +93,16 @@ enum ScriptRun {
         try checkpoint(supervisor)
         if let code = supervisor.spawnScript(executable: interpreter, arguments: [argPath] + context.arguments.scriptArguments,
                                              environment: scriptEnv.entries, workDir: workDir.path,
-                                             stdoutFD: out, stderrFD: err, takeTerminal: takeTerminal) {
+                                             stdoutFD: out.rawValue, stderrFD: err.rawValue, takeTerminal: takeTerminal) {
             throw .error("Failed to execute script '\(scriptPath)': \(String(cString: strerror(code)))")
         }
     }
 
-    private static func openLog(_ path: String) throws(RunFailure) -> Int32 {
+    private static func openLog(_ path: String) throws(RunFailure) -> FileDescriptor {
         if let st = FileSystem.lstat(path), st.isSymlink { unlink(path) }
-        let fd = cqq_openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o666)
-        if fd < 0 { throw .error(SystemError.fromErrno("create", path).description) }
-        return fd
+        switch FileDescriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o666) {
+        case .success(let fd): return fd
+        case .failure(let e): throw .error(SystemError(code: e.code, operation: "create", path: path).description)
+        }
     }
 }

@@ -276,11 +276,9 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     private func childProcesses() -> [pid_t] {
         var result: [pid_t] = []
         let helperPIDs = helpers.withLock { Set($0.keys) }
-        let taskDir = opendir("/proc/self/task")
-        guard let taskDir else { return result }
-        defer { closedir(taskDir) }
-        while let e = readdir(taskDir) {
-            let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+        guard case .success(let tasks) = DirectoryReader.entries(atPath: "/proc/self/task") else { return result }
+        for task in tasks {
+            let name = task.text
             if name.first == "." { continue }
             guard let text = try? FileSystem.readSmallFile("/proc/self/task/\(name)/children") else { continue }
             for item in text.split(separator: " ") {
@@ -340,10 +338,9 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     /// Pids whose process group is `pgid`, from /proc.
     private func processesInGroup(_ pgid: pid_t) -> [pid_t] {
         var result: [pid_t] = []
-        guard let proc = opendir("/proc") else { return result }
-        defer { closedir(proc) }
-        while let e = readdir(proc) {
-            let name = withUnsafePointer(to: e.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+        guard case .success(let entries) = DirectoryReader.entries(atPath: "/proc") else { return result }
+        for e in entries {
+            let name = e.text
             guard let pid = pid_t(name), let stat = try? FileSystem.readSmallFile("/proc/\(name)/stat"),
                   let close = stat.lastIndex(of: ")") else { continue }
             // Fields after the command: state ppid pgrp …

@@ -93,14 +93,12 @@ public struct CopyEngine: Sendable {
                         manifest: inout Manifest) -> CopyStatistics {
         var stats = CopyStatistics()
         let t0 = monotonicSeconds()
-        let src = cqq_openat(AT_FDCWD, source, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-        let dst = cqq_openat(AT_FDCWD, destination, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
-        defer { if src >= 0 { close(src) }; if dst >= 0 { close(dst) } }
-        guard src >= 0, dst >= 0 else {
-            stats.failures.append(CopyFailure(path: PathBytes((src < 0 ? source : destination).utf8), code: errno, operation: "open directory"))
-            return stats
+        let roots: CopyRoots
+        switch CopyRoots.open(source: source, followingSource: true, destination: destination, followingDestination: false) {
+        case .success(let r): roots = r
+        case .failure(let f): stats.failures.append(f); return stats
         }
-        let root = DirNode(parent: nil, name: nil, dstZ: [0], srcFD: src, destination: .open(dst), finalMeta: nil, underIncluded: false)
+        let root = DirNode(root: roots)
         let workers = TreeCopy(engine: self, kind: .stageIn(filter)).run([.list(root)])
         merge(workers, into: &stats, manifest: &manifest)
         stats.seconds = monotonicSeconds() - t0
@@ -111,16 +109,19 @@ public struct CopyEngine: Sendable {
     /// is there (included paths, R85). Manifest entries are recorded under `name/…`.
     public func stageInPath(_ sourcePath: String, intoDirectory destination: String, name: PathBytes,
                             manifest: inout Manifest, stats: inout CopyStatistics) {
-        let parent = cqq_openat(AT_FDCWD, FileSystem.directoryName(sourcePath), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-        let dst = cqq_openat(AT_FDCWD, destination, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
-        defer { if parent >= 0 { close(parent) }; if dst >= 0 { close(dst) } }
-        guard parent >= 0, dst >= 0 else {
-            stats.failures.append(CopyFailure(path: PathBytes(sourcePath.utf8), code: errno, operation: "open directory"))
+        let roots: CopyRoots
+        switch CopyRoots.open(source: FileSystem.directoryName(sourcePath), followingSource: true,
+                              destination: destination, followingDestination: false) {
+        case .success(let r): roots = r
+        case .failure(var f):
+            // The user named the included path, not its parent: name that one.
+            if f.path == PathBytes(FileSystem.directoryName(sourcePath).utf8) { f.path = PathBytes(sourcePath.utf8) }
+            stats.failures.append(f)
             return
         }
         let srcZ = zName(PathBytes(FileSystem.baseName(sourcePath).utf8))
-        removeTree(dst, name)
-        let root = DirNode(parent: nil, name: nil, dstZ: [0], srcFD: parent, destination: .open(dst), finalMeta: nil, underIncluded: false)
+        removeTree(roots.destination.rawValue, name)
+        let root = DirNode(root: roots)
         let workers = TreeCopy(engine: self, kind: .stageIn(StageFilter())).run([.item(root, srcZ, zName(name), UInt8(DT_UNKNOWN))])
         merge(workers, into: &stats, manifest: &manifest)
     }
@@ -162,14 +163,12 @@ public struct CopyEngine: Sendable {
                          keep: StageOutKeep = StageOutKeep(jobID: "job")) -> StageOutResult {
         var result = StageOutResult()
         let t0 = monotonicSeconds()
-        let src = cqq_openat(AT_FDCWD, workDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
-        let dst = cqq_openat(AT_FDCWD, inputDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-        defer { if src >= 0 { close(src) }; if dst >= 0 { close(dst) } }
-        guard src >= 0, dst >= 0 else {
-            result.stats.failures.append(CopyFailure(path: PathBytes((src < 0 ? workDir : inputDir).utf8), code: errno, operation: "open directory"))
-            return result
+        let roots: CopyRoots
+        switch CopyRoots.open(source: workDir, followingSource: false, destination: inputDir, followingDestination: true) {
+        case .success(let r): roots = r
+        case .failure(let f): result.stats.failures.append(f); return result
         }
-        let root = DirNode(parent: nil, name: nil, dstZ: [0], srcFD: src, destination: .open(dst), finalMeta: nil, underIncluded: false)
+        let root = DirNode(root: roots)
         let job = TreeCopy(engine: self, kind: .stageOut(manifest, controlFiles: controlFiles, includedNames: includedNames, keep: keep))
         let workers = job.run([.list(root)])
         var failures: [CopyFailure] = []
@@ -199,13 +198,12 @@ public struct CopyEngine: Sendable {
     public func copyTopLevelFiles(_ names: [String], from workDir: String, to inputDir: String) -> CopyStatistics {
         var stats = CopyStatistics()
         let t0 = monotonicSeconds()
-        let src = cqq_openat(AT_FDCWD, workDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
-        let dst = cqq_openat(AT_FDCWD, inputDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-        defer { if src >= 0 { close(src) }; if dst >= 0 { close(dst) } }
-        guard src >= 0, dst >= 0 else {
-            stats.failures.append(CopyFailure(path: PathBytes(workDir.utf8), code: errno, operation: "open directory"))
-            return stats
+        let roots: CopyRoots
+        switch CopyRoots.open(source: workDir, followingSource: false, destination: inputDir, followingDestination: true) {
+        case .success(let r): roots = r
+        case .failure(let f): stats.failures.append(f); return stats  // names the directory that did not open
         }
+        let src = roots.source.rawValue, dst = roots.destination.rawValue
         let shared = CopyShared(), scratch = CopyScratch()
         for name in names {
             let n = PathBytes(name.utf8)
@@ -277,12 +275,25 @@ final class StopAdapter: StopSignal {
 
 // MARK: Helpers shared by the staging and cleanup code
 
-/// An errno as an `Error`, for `Result`.
-struct Errno: Error { var code: Int32 }
+/// The two directories of a tree copy, open for the whole copy.
+struct CopyRoots: ~Copyable {
+    let source: FileDescriptor
+    let destination: FileDescriptor
 
-/// Names in a directory, without `.` and `..`, in readdir order (see `readEntries` for d_type).
-func listDirectory(_ fd: Int32) -> Result<[PathBytes], Errno> {
-    readEntries(fd).map { entries in entries.map(\.name) }
+    /// Opens both; the failure names the directory that did not open (not always the work dir).
+    /// `following…: false` refuses a symlink in place of that directory (the work dir's side).
+    static func open(source: String, followingSource: Bool, destination: String,
+                     followingDestination: Bool) -> Result<CopyRoots, CopyFailure> {
+        let src: FileDescriptor
+        switch FileDescriptor.openDirectory(source, followLast: followingSource) {
+        case .success(let fd): src = fd
+        case .failure(let e): return .failure(CopyFailure(path: PathBytes(source.utf8), code: e.code, operation: "open directory"))
+        }
+        switch FileDescriptor.openDirectory(destination, followLast: followingDestination) {
+        case .success(let dst): return .success(CopyRoots(source: src, destination: dst))
+        case .failure(let e): return .failure(CopyFailure(path: PathBytes(destination.utf8), code: e.code, operation: "open directory"))
+        }
+    }
 }
 
 /// Calls `body` with the name as a NUL-terminated C string (hot loops keep a `ZName` instead).

@@ -77,11 +77,12 @@ extension CopyEngine {
             let chunk: Int64 = deadline == nil ? 1 << 30 : 16 << 20
             while offIn < end {
                 if let deadline, monotonicSeconds() >= deadline { return ETIME }
-                let n = cqq_copy_file_range_at(src, &offIn, dst, &offOut, Int(min(chunk, end - offIn)))
-                if n > 0 { continue }
-                if n == 0 { return nil }  // the source is shorter than it was
-                let e = errno
-                if e == EINTR { continue }
+                let copied = retryingOnInterrupt { cqq_copy_file_range_at(src, &offIn, dst, &offOut, Int(min(chunk, end - offIn))) }
+                guard case .failure(let failure) = copied else {
+                    if case .success(0) = copied { return nil }  // the source is shorter than it was
+                    continue
+                }
+                let e = failure.code
                 if e == EXDEV || e == ENOSYS || e == EOPNOTSUPP || e == EINVAL || e == EBADF || e == EPERM {
                     if e == EXDEV || e == ENOSYS || e == EOPNOTSUPP { shared.rangeUnsupported.store(true, ordering: .relaxed) }
                     break
@@ -94,15 +95,19 @@ extension CopyEngine {
         let buffer = scratch.buffer
         while offIn < end {
             if let deadline, monotonicSeconds() >= deadline { return ETIME }
-            let n = pread(src, buffer, Int(min(Int64(CopyScratch.size), end - offIn)), Int(offIn))
-            if n < 0 { if errno == EINTR { continue }; return errno }
+            let n: Int
+            switch retryingOnInterrupt({ pread(src, buffer, Int(min(Int64(CopyScratch.size), end - offIn)), Int(offIn)) }) {
+            case .success(let got): n = got
+            case .failure(let e): return e.code
+            }
             if n == 0 { break }
             if verifyChecksum { hash = cqq_xxh64(buffer, n, hash) }
             var done = 0
             while done < n {
-                let w = pwrite(dst, buffer + done, n - done, Int(offOut) + done)
-                if w < 0 { if errno == EINTR { continue }; return errno }
-                done += w
+                switch retryingOnInterrupt({ pwrite(dst, buffer + done, n - done, Int(offOut) + done) }) {
+                case .success(let w): done += w
+                case .failure(let e): return e.code
+                }
             }
             offIn += Int64(n); offOut += Int64(n)
         }
@@ -115,8 +120,7 @@ extension CopyEngine {
         var at = 0
         var hash: UInt64 = 0
         while true {
-            let n = pread(fd, buffer, CopyScratch.size, at)
-            if n < 0 { if errno == EINTR { continue }; return nil }
+            guard case .success(let n) = retryingOnInterrupt({ pread(fd, buffer, CopyScratch.size, at) }) else { return nil }
             if n == 0 { return hash }
             hash = cqq_xxh64(buffer, n, hash)
             at += n
@@ -145,51 +149,52 @@ extension CopyEngine {
     func copyRegularOnce(_ srcDir: Int32, _ srcZ: ZName, _ dstDir: Int32, _ dstZ: ZName, rel: PathBytes,
                          direct: Bool, splitAt: Int64?, shared: CopyShared, scratch: CopyScratch,
                          deadline: Double? = nil, keep: KeepRule? = nil) -> Result<RegularDone, CopyFailure> {
-        let sfd = withZ(srcZ) { cqq_openat(srcDir, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0) }
-        if sfd < 0 {
-            if errno == ENOENT { return .success(.vanished) }
-            return .failure(CopyFailure(path: rel, code: errno, operation: "open"))
+        let sfd: FileDescriptor
+        switch FileDescriptor.open(srcZ, relativeTo: srcDir, O_RDONLY | O_NOFOLLOW | O_NONBLOCK) {
+        case .success(let fd): sfd = fd
+        case .failure(let e):
+            if e.code == ENOENT { return .success(.vanished) }
+            return .failure(CopyFailure(path: rel, code: e.code, operation: "open"))
         }
-        guard var before = FileSystem.fstat(sfd) else {
-            let e = errno; close(sfd)
-            return .failure(CopyFailure(path: rel, code: e, operation: "stat"))
+        guard var before = sfd.status() else {
+            return .failure(CopyFailure(path: rel, code: errno, operation: "stat"))
         }
-        guard before.isRegular else { close(sfd); return .success(.notRegular) }
+        guard before.isRegular else { return .success(.notRegular) }
         let target = direct ? dstZ : temporaryZName(for: dstZ)
-        let created = createFile(dstDir, target, replace: direct, mode: mode_t(before.permissionBits & 0o777))
-        guard case .success(let dfd) = created else {
-            close(sfd)
-            if case .failure(let e) = created { return .failure(CopyFailure(path: rel, code: e.code, operation: "create")) }
-            return .failure(CopyFailure(path: rel, code: EIO, operation: "create"))
+        let dfd: FileDescriptor
+        switch createFile(dstDir, target, replace: direct, mode: mode_t(before.permissionBits & 0o777)) {
+        case .success(let fd): dfd = fd
+        case .failure(let e): return .failure(CopyFailure(path: rel, code: e.code, operation: "create"))
         }
+        // Both descriptors close when this returns (unlinking an open file is fine).
         func discard() { _ = withZ(target) { unlinkat(dstDir, $0, 0) } }
         if let splitAt, before.size >= splitAt, !verifyChecksum {
-            return .success(.split(SplitFile(sfd: sfd, dfd: dfd, srcZ: srcZ, target: target, dstZ: dstZ, direct: direct,
+            return .success(.split(SplitFile(source: sfd, destination: dfd, srcZ: srcZ, target: target, dstZ: dstZ, direct: direct,
                                              before: before, rangeSize: Self.splitRangeSize, streams: streams, keep: keep)))
         }
         var attempt = 0
         while true {
             attempt += 1
             var hash: UInt64 = 0
-            if let code = copyRange(sfd, dfd, start: 0, length: before.size, shared: shared, scratch: scratch,
+            if let code = copyRange(sfd.rawValue, dfd.rawValue, start: 0, length: before.size, shared: shared, scratch: scratch,
                                     hash: &hash, deadline: deadline) {
-                close(dfd); close(sfd); discard()
+                discard()
                 return .failure(failure(rel, code))
             }
-            faultInjection?(rel, dfd)
+            faultInjection?(rel, dfd.rawValue)
             if verifyChecksum {
-                guard let back = contentHash(dfd, scratch: scratch) else {
-                    let e = errno; close(dfd); close(sfd); discard()
+                guard let back = contentHash(dfd.rawValue, scratch: scratch) else {
+                    let e = errno; discard()
                     return .failure(CopyFailure(path: rel, code: e, operation: "read back"))
                 }
                 if back != hash {
-                    close(dfd); close(sfd); discard()
+                    discard()
                     return .failure(failure(rel, verifyMismatch))
                 }
             }
-            _ = cqq_futimens(dfd, before.mtimeSeconds, before.mtimeNanos)
-            guard let after = FileSystem.fstat(sfd), let written = FileSystem.fstat(dfd) else {
-                let e = errno; close(dfd); close(sfd); discard()
+            _ = dfd.setModificationTime(seconds: before.mtimeSeconds, nanoseconds: before.mtimeNanos)
+            guard let after = sfd.status(), let written = dfd.status() else {
+                let e = errno; discard()
                 return .failure(CopyFailure(path: rel, code: e, operation: "stat"))
             }
             let sourceChanged = after.size != before.size || after.mtimeTotalNanos != before.mtimeTotalNanos
@@ -197,22 +202,23 @@ extension CopyEngine {
             if !copyMatches || sourceChanged {
                 if attempt < 2 {  // copied once more (R103)
                     before = after
-                    if ftruncate(dfd, 0) != 0 {
-                        let e = errno; close(dfd); close(sfd); discard()
+                    if ftruncate(dfd.rawValue, 0) != 0 {
+                        let e = errno; discard()
                         return .failure(CopyFailure(path: rel, code: e, operation: "truncate"))
                     }
                     continue
                 }
                 if !direct || !copyMatches {
-                    close(dfd); close(sfd); discard()
+                    discard()
                     return .failure(CopyFailure(path: rel, code: 0, operation: "verify the copy of"))
                 }
                 Log.warning("'\(rel.displayText)' changed while it was copied; the copy as made is kept.")
             }
-            close(sfd)
-            if close(dfd) != 0 {
-                let e = errno; discard()
-                return .failure(CopyFailure(path: rel, code: e, operation: "write"))
+            _ = sfd.close()
+            // A failed close can be a lost write (NFS): the copy is not trusted then.
+            if case .failure(let e) = dfd.close() {
+                discard()
+                return .failure(CopyFailure(path: rel, code: e.code, operation: "write"))
             }
             if direct { return .success(.copied(written, after)) }
             return renameVerified(dstDir, target, dstZ, rel: rel, written: written, keep: keep, shared: shared).map { .copied($0, after) }
@@ -222,17 +228,26 @@ extension CopyEngine {
     /// Opens a new file for writing with the source's permission bits (the kernel applies the
     /// process umask; a different engine umask is applied with fchmod). With `replace`, an existing
     /// file or symlink of that name is removed first (never followed).
-    func createFile(_ dir: Int32, _ z: ZName, replace: Bool, mode: mode_t) -> Result<Int32, Errno> {
+    func createFile(_ dir: Int32, _ z: ZName, replace: Bool, mode: mode_t) -> Result<FileDescriptor, Errno> {
         // Read-write when checksums re-read the copy through the same descriptor.
-        let flags = (verifyChecksum ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
-        var fd = withZ(z) { cqq_openat(dir, $0, flags, UInt32(mode)) }
-        if fd < 0 && errno == EEXIST && replace {
-            if withZ(z, { unlinkat(dir, $0, 0) }) != 0 { return .failure(Errno(code: errno)) }
-            fd = withZ(z) { cqq_openat(dir, $0, flags, UInt32(mode)) }
+        let flags = (verifyChecksum ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW
+        var opened = FileDescriptor.open(z, relativeTo: dir, flags, mode: mode)
+        let exists: Bool
+        switch opened {
+        case .failure(let e): exists = e.code == EEXIST
+        case .success: exists = false
         }
-        if fd < 0 { return .failure(Errno(code: errno)) }
-        if umask != FileSystem.umask { fchmod(fd, mode & ~umask) }
-        return .success(fd)
+        if exists && replace {
+            if withZ(z, { unlinkat(dir, $0, 0) }) != 0 { return .failure(.current) }
+            opened = FileDescriptor.open(z, relativeTo: dir, flags, mode: mode)
+        }
+        switch consume opened {
+        case .success(let fd):
+            if umask != FileSystem.umask { _ = fd.setPermissions(mode & ~umask) }
+            return .success(fd)
+        case .failure(let e):
+            return .failure(e)
+        }
     }
 
     /// Renames a verified temporary file over its name and checks the final name: same inode, size
@@ -321,8 +336,12 @@ extension CopyEngine {
 /// serialised by the kernel on a local file system, so a file gets at most half the streams; two
 /// big files then copy side by side instead of queueing behind each other's ranges.
 final class SplitFile: @unchecked Sendable {
+    /// The source and the copy, for the ranges; valid until `close()`.
     let sfd: Int32
     let dfd: Int32
+    /// Own `sfd` and `dfd`; touched only by init and `close()` (the chain that finishes last).
+    private var source: FileDescriptor?
+    private var destination: FileDescriptor?
     let srcZ: ZName
     let target: ZName
     let dstZ: ZName
@@ -337,12 +356,24 @@ final class SplitFile: @unchecked Sendable {
     /// The first errno of any range; 0 while all went well.
     let error = Atomic<Int32>(0)
 
-    init(sfd: Int32, dfd: Int32, srcZ: ZName, target: ZName, dstZ: ZName, direct: Bool, before: FileStatus,
-         rangeSize: Int64, streams: Int, keep: KeepRule?) {
-        self.sfd = sfd; self.dfd = dfd; self.srcZ = srcZ; self.target = target; self.dstZ = dstZ; self.keep = keep
+    init(source: consuming FileDescriptor, destination: consuming FileDescriptor, srcZ: ZName, target: ZName, dstZ: ZName,
+         direct: Bool, before: FileStatus, rangeSize: Int64, streams: Int, keep: KeepRule?) {
+        sfd = source.rawValue; dfd = destination.rawValue
+        self.source = consume source; self.destination = consume destination
+        self.srcZ = srcZ; self.target = target; self.dstZ = dstZ; self.keep = keep
         self.direct = direct; self.before = before; self.rangeSize = rangeSize
         rangeCount = Int((before.size + rangeSize - 1) / rangeSize)
         chains = max(1, min(rangeCount, streams / 2))
         remaining = Atomic(chains)
+    }
+
+    /// Closes both; false when closing the copy failed (a lost write, on NFS).
+    func close() -> Bool {
+        _ = source.take()
+        switch destination.take() {
+        case .some(let fd): if case .failure = fd.close() { return false }
+        case .none: break
+        }
+        return true
     }
 }

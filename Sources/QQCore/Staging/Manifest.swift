@@ -98,15 +98,16 @@ public struct Manifest: Sendable {
     public func write(to workDir: String) throws(SystemError) {
         let path = FileSystem.joinPath(workDir, Manifest.fileName)
         let temp = FileSystem.joinPath(workDir, ".\(Manifest.fileName).tmp-\(FileSystem.randomHex())")
-        let fd = cqq_openat(AT_FDCWD, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SystemError.fromErrno("create", temp) }
-        let bytes = encoded()
-        let ok = bytes.withUnsafeBytes { FileSystem.writeAll(fd, $0) }
-        let e = errno
-        if !ok || close(fd) != 0 {
-            let code = ok ? errno : e
+        let fd: FileDescriptor
+        switch FileDescriptor.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600) {
+        case .success(let opened): fd = opened
+        case .failure(let e): throw SystemError(code: e.code, operation: "create", path: temp)
+        }
+        let written = fd.writeAll(encoded())
+        let closed = fd.close()
+        if case .failure(let e) = written.flatMap({ closed }) {
             unlink(temp)
-            throw SystemError(code: code, operation: "write", path: temp)
+            throw SystemError(code: e.code, operation: "write", path: temp)
         }
         if rename(temp, path) != 0 {
             let code = errno
@@ -119,26 +120,23 @@ public struct Manifest: Sendable {
     /// corrupt one gives an empty manifest and a WARNING (every work-dir file then counts as new).
     public static func read(from workDir: String) -> Manifest {
         let path = FileSystem.joinPath(workDir, fileName)
-        let fd = cqq_openat(AT_FDCWD, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0)
-        if fd < 0 {
-            if errno != ENOENT {
-                Log.warning("Cannot read the stage-in manifest '\(path)': \(String(cString: strerror(errno))); treating every file as new.")
+        let fd: FileDescriptor
+        switch FileDescriptor.open(path, O_RDONLY | O_NOFOLLOW) {
+        case .success(let opened): fd = opened
+        case .failure(let e):
+            if e.code != ENOENT {
+                Log.warning("Cannot read the stage-in manifest '\(path)': \(e); treating every file as new.")
             }
             return Manifest()
         }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        if let st = FileSystem.fstat(fd), st.size > 0, st.size < 1 << 34 { bytes.reserveCapacity(Int(st.size)) }
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                Log.warning("Cannot read the stage-in manifest '\(path)': \(String(cString: strerror(errno))); treating every file as new.")
-                return Manifest()
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
+        var sizeHint = 1 << 20
+        if let st = fd.status(), st.size > 0, st.size < 1 << 34 { sizeHint = Int(st.size) + 1 }
+        let bytes: [UInt8]
+        switch fd.readAll(sizeHint: sizeHint, limit: 1 << 34) {
+        case .success(let read): bytes = read
+        case .failure(let e):
+            Log.warning("Cannot read the stage-in manifest '\(path)': \(e); treating every file as new.")
+            return Manifest()
         }
         guard let m = decode(bytes) else {
             Log.warning("The stage-in manifest '\(path)' is damaged; treating every file as new.")

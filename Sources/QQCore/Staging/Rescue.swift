@@ -20,13 +20,12 @@ extension CopyEngine {
                        includedNames: Set<PathBytes>, skipTopLevel: Set<PathBytes>, deadline: Double) -> RescueResult {
         var result = RescueResult()
         let t0 = monotonicSeconds()
-        let src = cqq_openat(AT_FDCWD, workDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
-        let dst = cqq_openat(AT_FDCWD, inputDir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-        defer { if src >= 0 { close(src) }; if dst >= 0 { close(dst) } }
-        guard src >= 0, dst >= 0 else {
-            result.stats.failures.append(CopyFailure(path: PathBytes(workDir.utf8), code: errno, operation: "open directory"))
-            return result
+        let roots: CopyRoots
+        switch CopyRoots.open(source: workDir, followingSource: false, destination: inputDir, followingDestination: true) {
+        case .success(let r): roots = r
+        case .failure(let f): result.stats.failures.append(f); return result  // names the directory that did not open
         }
+        let src = roots.source.rawValue, dst = roots.destination.rawValue
         var candidates: [(components: [PathBytes], size: Int64)] = []
         collectResults(src, prefix: [], manifest: manifest, controlFiles: controlFiles.union(skipTopLevel),
                        includedNames: includedNames, into: &candidates)
@@ -72,17 +71,16 @@ extension CopyEngine {
 
     private func collectResults(_ dir: Int32, prefix: [PathBytes], manifest: Manifest, controlFiles: Set<PathBytes>,
                                 includedNames: Set<PathBytes>, into out: inout [(components: [PathBytes], size: Int64)]) {
-        guard case .success(let names) = listDirectory(dir) else { return }
-        for name in names {
+        guard case .success(let entries) = DirectoryReader.entries(dir) else { return }
+        for entry in entries {
+            let name = entry.name
             if prefix.isEmpty && (controlFiles.contains(name) || includedNames.contains(name)) { continue }
-            guard let st = withCName(name, { FileSystem.lstat(at: dir, $0) }) else { continue }
+            guard let st = lstatZ(dir, entry.z) else { continue }
             let components = prefix + [name]
             if st.isDirectory {
-                let sub = withCName(name) { cqq_openat(dir, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
-                guard sub >= 0 else { continue }
-                collectResults(sub, prefix: components, manifest: manifest, controlFiles: controlFiles,
+                guard case .success(let sub) = FileDescriptor.openDirectory(entry.z, relativeTo: dir) else { continue }
+                collectResults(sub.rawValue, prefix: components, manifest: manifest, controlFiles: controlFiles,
                                includedNames: includedNames, into: &out)
-                close(sub)
             } else if st.isRegular || st.isSymlink, !manifest.isUnchanged(joined(components), st) {
                 out.append((components, st.isRegular ? st.size : 0))
             }
@@ -95,19 +93,24 @@ extension CopyEngine {
                            deadline: Double) -> Result<(Int64, PathBytes?), CopyFailure> {
         let rel = joined(components)
         guard let name = components.last else { return .failure(CopyFailure(path: rel, code: EINVAL, operation: "copy")) }
-        var srcDir = dup(srcRoot)
-        var dstDir = dup(dstRoot)
-        defer { close(srcDir); close(dstDir) }
+        // The directories on the way, each opened relative to the one before (never through a symlink).
+        var srcOwned: FileDescriptor? = nil, dstOwned: FileDescriptor? = nil
+        var srcDir = srcRoot, dstDir = dstRoot
         for part in components.dropLast() {
-            let s = withCName(part) { cqq_openat(srcDir, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
-            if s < 0 { return .failure(CopyFailure(path: rel, code: errno, operation: "open directory of")) }
-            close(srcDir); srcDir = s
-            let created = withCName(part) { mkdirat(dstDir, $0, 0o700) } == 0
-            let d = withCName(part) { cqq_openat(dstDir, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
-            if d < 0 { return .failure(CopyFailure(path: rel, code: errno, operation: "create the directory of")) }
-            if created, let st = FileSystem.fstat(s) { fchmod(d, mode_t(st.permissionBits & 0o777) & ~umask | 0o700) }
-            close(dstDir); dstDir = d
+            let z = zName(part)
+            switch FileDescriptor.openDirectory(z, relativeTo: srcDir) {
+            case .success(let s): srcDir = s.rawValue; srcOwned = consume s
+            case .failure(let e): return .failure(CopyFailure(path: rel, code: e.code, operation: "open directory of"))
+            }
+            let created = withZ(z) { mkdirat(dstDir, $0, 0o700) } == 0
+            switch FileDescriptor.openDirectory(z, relativeTo: dstDir) {
+            case .success(let d):
+                if created, let st = FileSystem.fstat(srcDir) { _ = d.setPermissions(mode_t(st.permissionBits & 0o777) & ~umask | 0o700) }
+                dstDir = d.rawValue; dstOwned = consume d
+            case .failure(let e): return .failure(CopyFailure(path: rel, code: e.code, operation: "create the directory of"))
+            }
         }
+        defer { _ = srcOwned.take(); _ = dstOwned.take() }
         guard let st = withCName(name, { FileSystem.lstat(at: srcDir, $0) }) else {
             return .failure(CopyFailure(path: rel, code: errno, operation: "stat"))
         }

@@ -25,20 +25,16 @@ public struct StageInNeed: Sendable, Equatable {
         let t0 = monotonicSeconds()
         var need = StageInNeed()
         let block = max(blockSize, 1)
-        let root = cqq_openat(AT_FDCWD, source, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-        if root >= 0 {
+        if case .success(let root) = FileDescriptor.openDirectory(source, followLast: true) {
             need.walk(root, parents: [], filter: filter, filterNeedsPath: !filter.excludes.isEmpty || !filter.exactPaths.isEmpty,
                       block: block, shouldStop: shouldStop)
-            close(root)
         }
         for path in included where !shouldStop() {
             guard let st = FileSystem.lstat(path) else { continue }
             if st.isDirectory {
-                let fd = cqq_openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0)
-                guard fd >= 0 else { continue }
+                guard case .success(let fd) = FileDescriptor.openDirectory(path) else { continue }
                 need.add(st, block: block)
                 need.walk(fd, parents: [], filter: StageFilter(), filterNeedsPath: false, block: block, shouldStop: shouldStop)
-                close(fd)
             } else {
                 need.add(st, block: block)
             }
@@ -59,19 +55,17 @@ public struct StageInNeed: Sendable, Equatable {
         }  // FIFOs, sockets and devices are skipped by the stage-in
     }
 
-    private mutating func walk(_ dir: Int32, parents: [PathBytes], filter: StageFilter, filterNeedsPath: Bool,
+    private mutating func walk(_ dir: borrowing FileDescriptor, parents: [PathBytes], filter: StageFilter, filterNeedsPath: Bool,
                                block: Int64, shouldStop: () -> Bool) {
-        guard case .success(let entries) = readEntries(dir) else { return }
+        guard case .success(let entries) = dir.entries() else { return }
         for e in entries {
             if shouldStop() { return }
             if (parents.isEmpty || filterNeedsPath) && filter.skips(parents: parents, name: e.name) { continue }
-            guard let st = lstatZ(dir, e.z) else { continue }
+            guard let st = lstatZ(dir.rawValue, e.z) else { continue }
             add(st, block: block)
-            guard st.isDirectory else { continue }
-            let sub = withZ(e.z) { cqq_openat(dir, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
-            guard sub >= 0 else { continue }
+            guard st.isDirectory,
+                  case .success(let sub) = FileDescriptor.openDirectory(e.z, relativeTo: dir.rawValue) else { continue }
             walk(sub, parents: parents + [e.name], filter: filter, filterNeedsPath: filterNeedsPath, block: block, shouldStop: shouldStop)
-            close(sub)
         }
     }
 }

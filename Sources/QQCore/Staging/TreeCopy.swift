@@ -2,40 +2,17 @@ import CQQSystem
 import Glibc
 import Synchronization
 
-/// One directory entry from readdir: its name (NUL-terminated) and d_type.
-struct DirEntry: Sendable {
-    let z: ZName
-    let type: UInt8
-    var name: PathBytes { PathBytes(z.dropLast()) }
-}
-
-/// Reads a directory's entries (without `.` and `..`) through a duplicate of `fd`.
-func readEntries(_ fd: Int32) -> Result<[DirEntry], Errno> {
-    let dupFD = dup(fd)
-    if dupFD < 0 { return .failure(Errno(code: errno)) }
-    guard let dir = fdopendir(dupFD) else { let e = errno; close(dupFD); return .failure(Errno(code: e)) }
-    defer { closedir(dir) }
-    var out: [DirEntry] = []
-    var namePtr: UnsafePointer<CChar>? = nil
-    var type: UInt8 = 0
-    var ino: UInt64 = 0
-    while true {
-        let r = cqq_readdir(UnsafeMutableRawPointer(dir), &namePtr, &type, &ino)
-        if r < 0 { return .failure(Errno(code: errno)) }
-        if r == 0 { break }
-        guard let p = namePtr else { continue }
-        let n = strlen(p)
-        let raw = UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self)
-        if raw[0] == 46 && (n == 1 || (n == 2 && raw[1] == 46)) { continue }
-        out.append(DirEntry(z: ZName(UnsafeBufferPointer(start: raw, count: n + 1)), type: type))
-    }
-    return .success(out)
-}
-
 /// A directory being copied. Its descriptors stay open while anything below it is pending; the
 /// worker that finishes its last child sets its mode and mtime (post-order, R103) and closes it.
 final class DirNode: @unchecked Sendable {
-    enum Destination { case unopened, open(Int32), failed(Int32), none }
+    enum Destination: ~Copyable {
+        case unopened
+        case open(FileDescriptor)
+        /// The root's: the caller of the copy owns it.
+        case borrowed(Int32)
+        case failed(Int32)
+        case none
+    }
 
     let parent: DirNode?
     let components: [PathBytes]
@@ -43,7 +20,10 @@ final class DirNode: @unchecked Sendable {
     let relPrefix: PathBytes
     /// Its name in the parent's destination.
     let dstZ: ZName
+    /// The source directory, for the *at calls below it; valid until `finish()`.
     let srcFD: Int32
+    /// Owns `srcFD` (nil at the root, whose caller owns it); touched only by init and `finish()`.
+    private var source: FileDescriptor?
     let isRoot: Bool
     let underIncluded: Bool
     /// Mode and mtime to set after the content, for directories this copy created.
@@ -52,18 +32,26 @@ final class DirNode: @unchecked Sendable {
     let pending = Atomic<Int>(1)
     private let dst: Mutex<Destination>
 
-    init(parent: DirNode?, name: PathBytes?, dstZ: ZName, srcFD: Int32, destination: Destination,
+    /// A subdirectory, owning its source descriptor.
+    init(parent: DirNode, name: PathBytes, dstZ: ZName, source: consuming FileDescriptor, destination: consuming Destination,
          finalMeta: (mode: mode_t, sec: Int64, nsec: Int64)?, underIncluded: Bool) {
         self.parent = parent
-        if let parent, let name {
-            components = parent.components + [name]
-            relPrefix = parent.relPrefix + name + [UInt8(ascii: "/")]
-            isRoot = false
-        } else {
-            components = []; relPrefix = []; isRoot = true
-        }
-        self.dstZ = dstZ; self.srcFD = srcFD; self.finalMeta = finalMeta; self.underIncluded = underIncluded
+        components = parent.components + [name]
+        relPrefix = parent.relPrefix + name + [UInt8(ascii: "/")]
+        isRoot = false
+        self.dstZ = dstZ; self.finalMeta = finalMeta; self.underIncluded = underIncluded
+        srcFD = source.rawValue
+        self.source = consume source
         dst = Mutex(destination)
+    }
+
+    /// The top of a copy; `roots` stay open (and owned by the caller) until the copy returns.
+    init(root roots: borrowing CopyRoots) {
+        parent = nil; components = []; relPrefix = []; isRoot = true
+        dstZ = [0]; finalMeta = nil; underIncluded = false
+        srcFD = roots.source.rawValue
+        source = nil
+        dst = Mutex(.borrowed(roots.destination.rawValue))
     }
 
     var relPath: PathBytes { relPrefix.isEmpty ? [] : PathBytes(relPrefix.dropLast()) }
@@ -72,22 +60,27 @@ final class DirNode: @unchecked Sendable {
     func destination() -> Result<Int32, Errno> {
         dst.withLock { state -> Result<Int32, Errno> in
             switch state {
-            case .open(let fd): return .success(fd)
+            case .open(let fd): return .success(fd.rawValue)
+            case .borrowed(let fd): return .success(fd)
             case .failed(let e): return .failure(Errno(code: e))
             case .none: return .failure(Errno(code: ENOENT))
-            case .unopened:
-                guard let parent else { state = .failed(EBADF); return .failure(Errno(code: EBADF)) }
-                switch parent.destination() {
-                case .success(let pfd):
-                    let fd = withZ(dstZ) { cqq_openat(pfd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
-                    if fd >= 0 { state = .open(fd); return .success(fd) }
-                    let e = errno
-                    state = .failed(e)
-                    return .failure(Errno(code: e))
+            case .unopened: break
+            }
+            guard let parent else { state = .failed(EBADF); return .failure(Errno(code: EBADF)) }
+            switch parent.destination() {
+            case .success(let pfd):
+                switch FileDescriptor.openDirectory(dstZ, relativeTo: pfd) {
+                case .success(let fd):
+                    let raw = fd.rawValue
+                    state = .open(fd)
+                    return .success(raw)
                 case .failure(let e):
                     state = .failed(e.code)
                     return .failure(e)
                 }
+            case .failure(let e):
+                state = .failed(e.code)
+                return .failure(e)
             }
         }
     }
@@ -96,16 +89,17 @@ final class DirNode: @unchecked Sendable {
     func finish() {
         guard !isRoot else { return }
         dst.withLock { state in
-            if case .open(let fd) = state {
+            switch consume state {
+            case .open(let fd):
                 if let m = finalMeta {
-                    fchmod(fd, m.mode)
-                    _ = cqq_futimens(fd, m.sec, m.nsec)
+                    _ = fd.setPermissions(m.mode)
+                    _ = fd.setModificationTime(seconds: m.sec, nanoseconds: m.nsec)
                 }
-                close(fd)
+            default: break
             }
             state = .none
         }
-        close(srcFD)
+        _ = source.take()
     }
 }
 
@@ -236,7 +230,7 @@ final class TreeCopy: @unchecked Sendable {
 
     private func list(_ node: DirNode, _ w: Worker) {
         let all: [DirEntry]
-        switch readEntries(node.srcFD) {
+        switch DirectoryReader.entries(node.srcFD) {
         case .success(let e): all = e
         case .failure(let e):
             w.fail(node.relPath, e.code, "read directory")
@@ -285,9 +279,11 @@ final class TreeCopy: @unchecked Sendable {
     private func openDirectory(_ parent: DirNode, _ srcZ: ZName, _ dstZ: ZName, _ w: Worker) {
         let name = PathBytes(dstZ.dropLast())
         if stopping { release(parent); return }
-        let sfd = withZ(srcZ) { cqq_openat(parent.srcFD, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
-        if sfd < 0 {
-            let e = errno
+        let sfd: FileDescriptor
+        switch FileDescriptor.openDirectory(srcZ, relativeTo: parent.srcFD) {
+        case .success(let fd): sfd = fd
+        case .failure(let failure):
+            let e = failure.code
             if e == ENOTDIR || e == ELOOP {
                 item(parent, srcZ, dstZ, UInt8(DT_UNKNOWN), w)  // it changed type since readdir
             } else if e == ENOENT && isStageIn {
@@ -298,38 +294,50 @@ final class TreeCopy: @unchecked Sendable {
             release(parent)
             return
         }
-        guard let st = FileSystem.fstat(sfd) else {
+        guard let st = sfd.status() else {
             w.fail(parent.relPrefix + name, errno, "stat")
-            close(sfd); release(parent)
+            release(parent)
             return
         }
         let meta = (mode: mode_t(st.permissionBits & 0o777) & ~engine.umask | 0o700, sec: st.mtimeSeconds, nsec: st.mtimeNanos)
         let node: DirNode
         if isStageIn {
-            var dfd: Int32 = -1
+            var dfd: FileDescriptor? = nil
             var code: Int32 = 0
             switch parent.destination() {
             case .success(let pfd):
                 let made = withZ(dstZ) { mkdirat(pfd, $0, 0o700) } == 0
-                if made || errno == EEXIST {
-                    dfd = withZ(dstZ) { cqq_openat(pfd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
-                    // A reused work dir may hold a file or symlink of that name: replace it.
-                    if dfd < 0 && !made && (errno == ENOTDIR || errno == ELOOP)
-                        && withZ(dstZ, { unlinkat(pfd, $0, 0) }) == 0 && withZ(dstZ, { mkdirat(pfd, $0, 0o700) }) == 0 {
-                        dfd = withZ(dstZ) { cqq_openat(pfd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
+                code = errno
+                if made || code == EEXIST {
+                    switch FileDescriptor.openDirectory(dstZ, relativeTo: pfd) {
+                    case .success(let fd): dfd = consume fd
+                    case .failure(let e):
+                        code = e.code
+                        // A reused work dir may hold a file or symlink of that name: replace it.
+                        if !made && (code == ENOTDIR || code == ELOOP) {
+                            if withZ(dstZ, { unlinkat(pfd, $0, 0) }) == 0 && withZ(dstZ, { mkdirat(pfd, $0, 0o700) }) == 0 {
+                                switch FileDescriptor.openDirectory(dstZ, relativeTo: pfd) {
+                                case .success(let fd): dfd = consume fd
+                                case .failure(let e): code = e.code
+                                }
+                            } else {
+                                code = errno
+                            }
+                        }
                     }
                 }
-                code = errno
             case .failure(let e):
                 code = e.code
             }
-            if dfd < 0 {
+            switch consume dfd {
+            case .some(let fd):
+                node = DirNode(parent: parent, name: name, dstZ: dstZ, source: sfd, destination: .open(fd),
+                               finalMeta: meta, underIncluded: false)
+            case .none:
                 w.fail(parent.relPrefix + name, code, "create directory")
-                close(sfd); release(parent)
+                release(parent)
                 return
             }
-            node = DirNode(parent: parent, name: name, dstZ: dstZ, srcFD: sfd, destination: .open(dfd),
-                           finalMeta: meta, underIncluded: false)
         } else {
             let under = parent.underIncluded || (parent.isRoot && includedNames.contains(name))
             var state = DirNode.Destination.none
@@ -339,8 +347,10 @@ final class TreeCopy: @unchecked Sendable {
                 case .success(let pfd):
                     if withZ(dstZ, { mkdirat(pfd, $0, 0o700) }) == 0 {
                         created = true
-                        let dfd = withZ(dstZ) { cqq_openat(pfd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0) }
-                        state = dfd >= 0 ? .open(dfd) : .failed(errno)
+                        switch FileDescriptor.openDirectory(dstZ, relativeTo: pfd) {
+                        case .success(let fd): state = .open(fd)
+                        case .failure(let e): state = .failed(e.code)
+                        }
                     } else if errno == EEXIST {
                         state = .unopened  // opened when a file needs copying into it
                     } else {
@@ -351,7 +361,7 @@ final class TreeCopy: @unchecked Sendable {
                     state = .failed(e.code)
                 }
             }
-            node = DirNode(parent: parent, name: name, dstZ: dstZ, srcFD: sfd, destination: state,
+            node = DirNode(parent: parent, name: name, dstZ: dstZ, source: sfd, destination: state,
                            finalMeta: created ? meta : nil, underIncluded: under)
         }
         list(node, w)
@@ -532,7 +542,7 @@ final class TreeCopy: @unchecked Sendable {
     private func finishSplit(_ f: SplitFile, _ node: DirNode, _ rel: PathBytes, _ w: Worker) {
         let err = f.error.load(ordering: .relaxed)
         guard case .success(let dstDir) = node.destination() else {
-            close(f.sfd); close(f.dfd)
+            _ = f.close()
             w.fail(rel, EBADF, "copy")
             return
         }
@@ -541,8 +551,7 @@ final class TreeCopy: @unchecked Sendable {
             _ = cqq_futimens(f.dfd, f.before.mtimeSeconds, f.before.mtimeNanos)
             let after = FileSystem.fstat(f.sfd)
             let written = FileSystem.fstat(f.dfd)
-            close(f.sfd)
-            let closed = close(f.dfd) == 0
+            let closed = f.close()
             if closed, let after, let written,
                after.size == f.before.size, after.mtimeTotalNanos == f.before.mtimeTotalNanos,
                written.size == f.before.size, written.mtimeTotalNanos == f.before.mtimeTotalNanos {
@@ -557,7 +566,7 @@ final class TreeCopy: @unchecked Sendable {
                 }
             }
         } else {
-            close(f.sfd); close(f.dfd)
+            _ = f.close()
         }
         _ = withZ(f.target) { unlinkat(dstDir, $0, 0) }
         if err == ECANCELED || stopping { return }

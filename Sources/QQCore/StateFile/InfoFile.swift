@@ -72,7 +72,7 @@ public enum InfoFile {
             }
             previous = bytes
             attempt += 1
-            InfoFileIO.sleep(seconds: retryDelay)
+            sleepUninterrupted(seconds: retryDelay)
         }
     }
 

@@ -4,9 +4,6 @@ import Glibc
 // directory fsync, the umask. Errors are `SystemError`s with an operation word for the user.
 
 enum InfoFileIO {
-    static func writeAll(fd: Int32, _ bytes: [UInt8], path: String) throws(SystemError) {
-        if !bytes.withUnsafeBytes({ FileSystem.writeAll(fd, $0) }) { throw SystemError.fromErrno("write", path) }
-    }
 
     /// (directory, file name) of a path; the directory is "." for a bare name.
     static func split(_ path: String) -> (dir: String, name: String) {
@@ -28,25 +25,27 @@ enum InfoFileIO {
             var random = String(UInt32.random(in: .min ... .max), radix: 16)
             while random.count < 8 { random = "0" + random }
             let tmp = sibling(of: path, named: ".\(name).tmp-\(getpid())-\(random)")
-            let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if fd < 0 {
-                if errno == EEXIST { continue }
-                throw SystemError.fromErrno("create a temporary file for", path)
+            let fd: FileDescriptor
+            switch FileDescriptor.open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode: 0o600) {
+            case .success(let opened): fd = opened
+            case .failure(let e) where e.code == EEXIST: continue
+            case .failure(let e): throw SystemError(code: e.code, operation: "create a temporary file for", path: path)
             }
-            do throws(SystemError) {
-                try writeAll(fd: fd, bytes, path: path)
-                if fchmod(fd, mode) != 0 { throw SystemError.fromErrno("set permissions of", path) }
-                if fsync(fd) != 0 { throw SystemError.fromErrno("sync", path) }
-            } catch {
-                close(fd)
-                unlink(tmp)
-                throw error
+            var failure: SystemError?
+            if case .failure(let e) = fd.writeAll(bytes) {
+                failure = SystemError(code: e.code, operation: "write", path: path)
+            } else if case .failure(let e) = fd.setPermissions(mode) {
+                failure = SystemError(code: e.code, operation: "set permissions of", path: path)
+            } else if case .failure(let e) = fd.sync() {
+                failure = SystemError(code: e.code, operation: "sync", path: path)
             }
             // A failed close can mean lost data (NFS): the file must not replace the old one.
-            if close(fd) != 0 {
-                let e = SystemError.fromErrno("write", path)
+            if case .failure(let e) = fd.close(), failure == nil {
+                failure = SystemError(code: e.code, operation: "write", path: path)
+            }
+            if let failure {
                 unlink(tmp)
-                throw e
+                throw failure
             }
             return tmp
         }
@@ -55,17 +54,7 @@ enum InfoFileIO {
 
     /// R38 step 4: make the rename durable; a directory that cannot be synced is ignored.
     static func syncDirectory(of path: String) {
-        let fd = open(split(path).dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        _ = fsync(fd)
-        close(fd)
-    }
-
-
-    static func sleep(seconds: Double) {
-        guard seconds > 0 else { return }
-        var req = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
-        var rem = timespec()
-        while nanosleep(&req, &rem) != 0, errno == EINTR { req = rem }
+        guard case .success(let fd) = FileDescriptor.openDirectory(split(path).dir, followLast: true) else { return }
+        _ = fd.sync()
     }
 }

@@ -17,10 +17,8 @@ public struct DirectReaping: ChildReaping {
     public func spawnRegistered(_ spawn: () -> (pid: pid_t?, error: Int32)) -> (pid: pid_t?, error: Int32) { spawn() }
     public func waitForExit(pid: pid_t) -> Int32 {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            // The child's end cannot be known: report it as failed (exit 255), never as success.
-            if errno != EINTR { return 255 << 8 }
-        }
+        // The child's end cannot be known: report it as failed (exit 255), never as success.
+        guard case .success = retryingOnInterrupt({ waitpid(pid, &status, 0) }) else { return 255 << 8 }
         return status
     }
 }

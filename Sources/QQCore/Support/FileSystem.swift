@@ -101,11 +101,13 @@ public enum FileSystem {
     /// `regularOnly`: anything but a regular file is refused (EISDIR, EINVAL) without a blocking
     /// read; the open is non-blocking, so a FIFO without a writer cannot hang it.
     public static func readBytes(_ path: String, flags: Int32 = 0, regularOnly: Bool = false) throws(SystemError) -> [UInt8] {
-        let fd = cqq_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | flags | (regularOnly ? O_NONBLOCK : 0), 0)
-        guard fd >= 0 else { throw SystemError.fromErrno("read", path) }
-        defer { close(fd) }
+        let fd: FileDescriptor
+        switch FileDescriptor.open(path, O_RDONLY | flags | (regularOnly ? O_NONBLOCK : 0)) {
+        case .success(let opened): fd = opened
+        case .failure(let e): throw SystemError(code: e.code, operation: "read", path: path)
+        }
         var capacity = 8192
-        let st = fstat(fd)
+        let st = fd.status()
         if regularOnly, let st, !st.isRegular {
             throw SystemError(code: st.isDirectory ? EISDIR : EINVAL, operation: "read", path: path)
         }
@@ -113,38 +115,10 @@ public enum FileSystem {
             guard st.size <= maxReadSize else { throw SystemError(code: EFBIG, operation: "read", path: path) }
             capacity = Int(st.size) + 1
         }
-        var buffer = [UInt8](repeating: 0, count: capacity)
-        var count = 0
-        while true {
-            if count == buffer.count {
-                guard buffer.count < maxReadSize else { throw SystemError(code: EFBIG, operation: "read", path: path) }
-                buffer.append(contentsOf: repeatElement(0, count: buffer.count))
-            }
-            let n = buffer.withUnsafeMutableBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return 0 }
-                return read(fd, base + count, raw.count - count)
-            }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SystemError.fromErrno("read", path)
-            }
-            if n == 0 { break }
-            count += n
+        switch fd.readAll(sizeHint: capacity, limit: maxReadSize) {
+        case .success(let bytes): return bytes
+        case .failure(let e): throw SystemError(code: e.code, operation: "read", path: path)
         }
-        buffer.removeSubrange(count...)
-        return buffer
-    }
-
-    /// Writes all bytes to a descriptor, retrying short writes and EINTR.
-    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            guard let base = bytes.baseAddress else { return true }
-            let n = write(fd, base + offset, bytes.count - offset)
-            if n < 0 { if errno == EINTR { continue }; return false }
-            offset += n
-        }
-        return true
     }
 
     /// R9: the logical current directory: `$PWD` when it names the same directory as `getcwd()`.

@@ -40,18 +40,7 @@ public enum Log {
         var label = level.label
         while label.count < 8 { label += " " }
         let line = "\(Timestamp.now()) \(label) \(message())\n"
-        lock.withLock { _ in
-            var bytes = Array(line.utf8)
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeMutableBytes { buf in
-                    Glibc.write(2, buf.baseAddress! + offset, buf.count - offset)
-                }
-                if n < 0 { if errno == EINTR { continue }; return }
-                offset += n
-            }
-            bytes.removeAll()
-        }
+        lock.withLock { _ in StandardError.write(line) }
     }
 
     private static let warnedOnce = Mutex<Set<String>>([])
