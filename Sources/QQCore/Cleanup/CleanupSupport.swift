@@ -74,7 +74,7 @@ struct EvaluatedJob: Sendable {
 enum CleanupJobs {
     /// Queries every job (naive-`unknown` ones too, R122) and evaluates its real state and liveness.
     static func evaluate(_ jobs: [LoadedInfo], environment: Environment, context: InfoContext) -> [EvaluatedJob] {
-        let answers = QQInfoCommand.queryAll(jobs, noBatch: false, includeUnknown: true,
+        let answers = JobLookup.queryAll(jobs, noBatch: false, includeUnknown: true,
                                              environment: environment, context: context)
         let now = context.now()
         let skew = context.settings.clockSkew

@@ -104,7 +104,7 @@ public enum QQWipeCommand {
     /// R132–R139.
     static func wipeTargets(_ o: Options, environment: Environment, context: CleanupContext) -> ExitStatus {
         let cwd = FileSystem.logicalCurrentDirectory(environment: environment)
-        let (jobs, targetErrors) = QQInfoCommand.collectJobs(o.targets, environment: environment,
+        let (jobs, targetErrors) = JobLookup.collectJobs(o.targets, environment: environment,
                                                              context: context.info, directory: cwd)
         let evaluated = CleanupJobs.evaluate(jobs, environment: environment, context: context.info)
         let total = evaluated.count + targetErrors.count
