@@ -1,6 +1,7 @@
 // Issue 8, item 11 (qq-info part): a target that is not an info file, a directory or a job id is
 // said to be what it is, and reading never blocks on a FIFO or floods on /dev/zero.
 
+import Foundation
 import Glibc
 import Testing
 @testable import QQCore

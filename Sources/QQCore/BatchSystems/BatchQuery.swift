@@ -1,11 +1,11 @@
 /// What a batch system says about one job (R58–R63), independent of which system said it.
 
 /// R63: the batch state, in qq's names.
-public enum BatchState: String, Sendable, CaseIterable {
+package enum BatchState: String, Sendable, CaseIterable {
     case running, queued, finished, failed, held, exiting, waiting, moving, suspended, unknown
 
     /// R58 "batch-live": the scheduler still holds the job as active.
-    public var isBatchLive: Bool {
+    package var isBatchLive: Bool {
         switch self {
         case .queued, .held, .waiting, .running, .suspended, .exiting, .moving: return true
         case .finished, .failed, .unknown: return false
@@ -13,7 +13,7 @@ public enum BatchState: String, Sendable, CaseIterable {
     }
 
     /// R63, Slurm table. `state` is the first word of `JobState`; `reason` decides held vs queued.
-    public static func fromSlurm(_ state: String, reason: String?) -> BatchState {
+    package static func fromSlurm(_ state: String, reason: String?) -> BatchState {
         switch state.uppercased() {
         case "RUNNING", "CONFIGURING", "RESIZING", "SIGNALING": return .running
         case "PENDING":
@@ -33,7 +33,7 @@ public enum BatchState: String, Sendable, CaseIterable {
     }
 
     /// R63, PBS table. `exitStatus` is `Exit_status` (F and X jobs are failed without one).
-    public static func fromPBS(_ state: String, exitStatus: Int?) -> BatchState {
+    package static func fromPBS(_ state: String, exitStatus: Int?) -> BatchState {
         switch state {
         case "R", "B": return .running
         case "Q": return .queued
@@ -49,45 +49,45 @@ public enum BatchState: String, Sendable, CaseIterable {
 }
 
 /// The scheduler's estimate of when and where a pending job starts (R127 "Planned start").
-public struct StartEstimate: Sendable, Hashable {
-    public var time: Timestamp
+package struct StartEstimate: Sendable, Hashable {
+    package var time: Timestamp
     /// Already in display form: Slurm's `SchedNodeList` as given, PBS nodes joined by ` + `.
-    public var nodes: String
-    public init(time: Timestamp, nodes: String) { self.time = time; self.nodes = nodes }
+    package var nodes: String
+    package init(time: Timestamp, nodes: String) { self.time = time; self.nodes = nodes }
 }
 
 /// The fields of one scheduler record that R59–R62 and the panel use.
-public struct BatchJobRecord: Sendable, Hashable {
-    public var jobID: String
-    public var state: BatchState
+package struct BatchJobRecord: Sendable, Hashable {
+    package var jobID: String
+    package var state: BatchState
     /// The scheduler's own word: Slurm `JobState` (first word), PBS `job_state`.
-    public var rawState: String
+    package var rawState: String
     /// Slurm `Reason`, absent values removed.
-    public var reason: String?
+    package var reason: String?
     /// PBS `comment`.
-    public var comment: String?
+    package var comment: String?
     /// Slurm `BatchHost`.
-    public var batchHost: String?
+    package var batchHost: String?
     /// Nodes of the job: Slurm `NodeList` expanded, PBS `exec_host2`/`exec_host` cleaned.
-    public var nodes: [String]
-    public var estimate: StartEstimate?
-    public var submitTime: Timestamp?
-    public var startTime: Timestamp?
-    public var timeLimit: String?
-    public var workDir: String?
-    public var jobName: String?
+    package var nodes: [String]
+    package var estimate: StartEstimate?
+    package var submitTime: Timestamp?
+    package var startTime: Timestamp?
+    package var timeLimit: String?
+    package var workDir: String?
+    package var jobName: String?
     /// Slurm partition, PBS queue; set by the pending-jobs listing.
-    public var partition: String?
-    public var arrayJobID: String?
-    public var arrayTaskID: String?
+    package var partition: String?
+    package var arrayJobID: String?
+    package var arrayTaskID: String?
     /// PBS `Exit_status`.
-    public var exitStatus: Int?
+    package var exitStatus: Int?
     /// PBS `Variable_List`.
-    public var variables: [String: String]
+    package var variables: [String: String]
     /// Every field as parsed (Slurm `Key=Value`, PBS `key = value`).
-    public var fields: [String: String]
+    package var fields: [String: String]
 
-    public init(jobID: String, state: BatchState, rawState: String, reason: String? = nil, comment: String? = nil,
+    package init(jobID: String, state: BatchState, rawState: String, reason: String? = nil, comment: String? = nil,
                 batchHost: String? = nil, nodes: [String] = [], estimate: StartEstimate? = nil,
                 submitTime: Timestamp? = nil, startTime: Timestamp? = nil, timeLimit: String? = nil,
                 workDir: String? = nil, jobName: String? = nil, partition: String? = nil, arrayJobID: String? = nil,
@@ -102,11 +102,11 @@ public struct BatchJobRecord: Sendable, Hashable {
     }
 
     /// The node where the batch script runs (R127 booting): Slurm `BatchHost`, else the first node.
-    public var mainNode: String? { batchHost ?? nodes.first }
+    package var mainNode: String? { batchHost ?? nodes.first }
 }
 
 /// R58: the three kinds of answer.
-public enum BatchAnswer: Sendable, Hashable {
+package enum BatchAnswer: Sendable, Hashable {
     case found(BatchJobRecord)
     /// Authoritative: the scheduler answered and does not know the job.
     case notFound
@@ -114,17 +114,17 @@ public enum BatchAnswer: Sendable, Hashable {
     case unavailable(reason: String)
 
     /// R63: not_found and unavailable map to unknown.
-    public var state: BatchState {
+    package var state: BatchState {
         if case .found(let r) = self { return r.state }
         return .unknown
     }
 
-    public var record: BatchJobRecord? {
+    package var record: BatchJobRecord? {
         if case .found(let r) = self { return r }
         return nil
     }
 
-    public var kindName: String {
+    package var kindName: String {
         switch self {
         case .found: return "found"
         case .notFound: return "not_found"
@@ -133,11 +133,11 @@ public enum BatchAnswer: Sendable, Hashable {
     }
 
     /// R58 "batch-live".
-    public var isBatchLive: Bool { state.isBatchLive }
+    package var isBatchLive: Bool { state.isBatchLive }
 }
 
 /// Slurm's words for "no value" (R59). Empty text counts as absent too.
-public func isAbsentSlurmValue(_ value: String) -> Bool {
+package func isAbsentSlurmValue(_ value: String) -> Bool {
     switch value {
     case "", "None", "Unknown", "N/A", "NONE", "UNLIMITED", "INFINITE", "(null)": return true
     default: return false

@@ -1,23 +1,23 @@
 /// How a query runs (R57 timeout, R59 `sacct`): handed in from `Settings`, never read from the
 /// environment, so the config file counts as much as a `QQ_*` variable.
-public struct BatchQueryOptions: Sendable, Hashable {
+package struct BatchQueryOptions: Sendable, Hashable {
     /// Seconds before each helper command is killed.
-    public var timeout: Double
+    package var timeout: Double
     /// R59 step 3: ask `sacct` when the controller does not know the job.
-    public var useSacct: Bool
+    package var useSacct: Bool
 
-    public init(timeout: Double, useSacct: Bool) { self.timeout = timeout; self.useSacct = useSacct }
-    public init(_ settings: Settings) { self.init(timeout: settings.batchTimeout, useSacct: settings.useSacct) }
+    package init(timeout: Double, useSacct: Bool) { self.timeout = timeout; self.useSacct = useSacct }
+    package init(_ settings: Settings) { self.init(timeout: settings.batchTimeout, useSacct: settings.useSacct) }
 
     /// The same options with another timeout: qq-run's own queries during a job have fixed short
     /// ones, so that a slow controller cannot hold up a rescue.
-    public func withTimeout(_ seconds: Double) -> BatchQueryOptions {
+    package func withTimeout(_ seconds: Double) -> BatchQueryOptions {
         BatchQueryOptions(timeout: seconds, useSacct: useSacct)
     }
 }
 
 /// Asking a batch system about a job (§5.6). The job-environment half lives elsewhere.
-public protocol BatchSystem: Sendable {
+package protocol BatchSystem: Sendable {
     var name: BatchSystemName { get }
     /// One query (R57: attempted once). `record` is the job's state file when there is one: Local
     /// needs its host, pid and namespace (R62); Slurm its `cluster` (R58).
@@ -35,20 +35,20 @@ public protocol BatchSystem: Sendable {
 }
 
 /// The batch system could not answer a listing: command missing, timed out or failed.
-public struct BatchUnavailableError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var reason: String
-    public init(reason: String) { self.reason = reason }
-    public var description: String { reason }
+package struct BatchUnavailableError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var reason: String
+    package init(reason: String) { self.reason = reason }
+    package var description: String { reason }
 }
 
 extension BatchSystem {
-    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment,
+    package func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment,
                          options: BatchQueryOptions) -> BatchAnswer {
         queryJob(jobID, record: record, environment: environment, options: options, reaping: DirectReaping())
     }
 }
 
-public func batchSystem(named name: BatchSystemName) -> any BatchSystem {
+package func batchSystem(named name: BatchSystemName) -> any BatchSystem {
     switch name {
     case .slurm, .slurmIT4I, .slurmLumi: return SlurmSystem(name: name)
     case .pbs: return PBSSystem()
@@ -57,16 +57,16 @@ public func batchSystem(named name: BatchSystemName) -> any BatchSystem {
 }
 
 /// `QQ_BATCH_SYSTEM` names no known system (R47).
-public struct UnknownBatchSystemError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var name: String
-    public var description: String { "No batch system registered as '\(name)'." }
+package struct UnknownBatchSystemError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var name: String
+    package var description: String { "No batch system registered as '\(name)'." }
 }
 
 /// R49: the system for a bare job id (outside a job): `QQ_BATCH_SYSTEM`; else the Slurm family
 /// when `sbatch` and `scontrol` are on PATH (refined by `it4ifree`, `lumi-allocations`); else PBS
 /// when `qsub` and `qstat` are; else Local. Slurm is checked first because some Slurm sites
 /// install `qsub` wrappers.
-public func batchSystemOutsideJob(environment: Environment) throws(UnknownBatchSystemError) -> BatchSystemName {
+package func batchSystemOutsideJob(environment: Environment) throws(UnknownBatchSystemError) -> BatchSystemName {
     if let explicit = environment.nonEmpty("QQ_BATCH_SYSTEM") {
         guard let name = BatchSystemName(rawValue: explicit) else { throw UnknownBatchSystemError(name: explicit) }
         return name

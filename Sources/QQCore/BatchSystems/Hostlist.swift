@@ -1,19 +1,19 @@
 /// Slurm hostlist expansion (R56): `nid[001-003,007]`, `cn[08-10],gpu1`, `rack[1-2]-n[01-02]`.
 
-public struct HostlistError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var list: String
-    public var problem: String
-    public init(list: String, problem: String) { self.list = list; self.problem = problem }
-    public var description: String { "Cannot expand the node list '\(list)': \(problem)." }
+package struct HostlistError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var list: String
+    package var problem: String
+    package init(list: String, problem: String) { self.list = list; self.problem = problem }
+    package var description: String { "Cannot expand the node list '\(list)': \(problem)." }
 }
 
-public enum Hostlist {
+package enum Hostlist {
     /// The most names an expansion may produce (R56 rule 5).
-    public static let maximumNames = 100_000
+    package static let maximumNames = 100_000
 
     /// Expands `list`. An empty list expands to no names. Malformed input, or more than `limit`
     /// names, is an error; callers then fall back to this host with a warning (R55).
-    public static func expand(_ list: String, limit: Int = maximumNames) throws(HostlistError) -> [String] {
+    package static func expand(_ list: String, limit: Int = maximumNames) throws(HostlistError) -> [String] {
         if list.isEmpty { return [] }
         let items = try splitItems(list)
         var names: [String] = []

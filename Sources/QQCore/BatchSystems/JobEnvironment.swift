@@ -1,5 +1,5 @@
 /// Selecting the batch system inside a job (R47, R48).
-public enum SystemSelection: Sendable, Equatable {
+package enum SystemSelection: Sendable, Equatable {
     case system(BatchSystemName)
     /// `QQ_BATCH_SYSTEM` names no system: `No batch system registered as '<name>'.`
     case unknownName(String)
@@ -7,7 +7,7 @@ public enum SystemSelection: Sendable, Equatable {
     case none
 }
 
-public func selectBatchSystemInsideJob(environment env: Environment) -> SystemSelection {
+package func selectBatchSystemInsideJob(environment env: Environment) -> SystemSelection {
     if let name = env.nonEmpty("QQ_BATCH_SYSTEM") {
         guard let system = BatchSystemName(rawValue: name) else { return .unknownName(name) }
         return .system(system)
@@ -23,32 +23,32 @@ public func selectBatchSystemInsideJob(environment env: Environment) -> SystemSe
 }
 
 /// What the batch environment says about the job (R50). Every field is optional except the id.
-public struct BatchJobEnvironment: Sendable, Equatable {
-    public var jobID: String?
-    public var arrayJobID: String?
-    public var arrayTaskID: String?
-    public var restartCount = 0
-    public var jobName: String?
-    public var queue: String?
-    public var account: String?
-    public var cluster: String?
-    public var submitHost: String?
-    public var submitDir: String?
-    public var nodeList: String?
-    public var numNodes: Int?
+package struct BatchJobEnvironment: Sendable, Equatable {
+    package var jobID: String?
+    package var arrayJobID: String?
+    package var arrayTaskID: String?
+    package var restartCount = 0
+    package var jobName: String?
+    package var queue: String?
+    package var account: String?
+    package var cluster: String?
+    package var submitHost: String?
+    package var submitDir: String?
+    package var nodeList: String?
+    package var numNodes: Int?
     /// Sum over `SLURM_JOB_CPUS_PER_NODE` items `N` or `N(xM)`.
-    public var totalCPUs: Int?
-    public var memPerNodeKB: Int64?
-    public var memPerCPUKB: Int64?
-    public var gpusPerNode: Int?
-    public var walltimeSeconds: Int?
-    public var lumiScratchType: String?
+    package var totalCPUs: Int?
+    package var memPerNodeKB: Int64?
+    package var memPerCPUKB: Int64?
+    package var gpusPerNode: Int?
+    package var walltimeSeconds: Int?
+    package var lumiScratchType: String?
     /// `SLURM_STEP_ID` is set: this is an `srun` task, not the batch step (R64).
-    public var isJobStep = false
+    package var isJobStep = false
 
-    public init() {}
+    package init() {}
 
-    public static func read(system: BatchSystemName, environment env: Environment) -> BatchJobEnvironment {
+    package static func read(system: BatchSystemName, environment env: Environment) -> BatchJobEnvironment {
         var e = BatchJobEnvironment()
         switch system {
         case .slurm, .slurmIT4I, .slurmLumi:
@@ -101,14 +101,14 @@ func sumSlurmCPUs(_ text: String) -> Int? {
 }
 
 /// Walltime as `H:MM:SS` with unbounded hours (§4.6).
-public func formatWalltime(seconds: Int) -> String {
+package func formatWalltime(seconds: Int) -> String {
     let s = max(0, seconds)
     let m = (s / 60) % 60, sec = s % 60
     return "\(s / 3600):\(m < 10 ? "0" : "")\(m):\(sec < 10 ? "0" : "")\(sec)"
 }
 
 /// Parses `H:MM:SS`, `[D-]HH:MM:SS` (Slurm) or wdhms (`2d`, `1h30m`, `90m`; §4.6) into seconds.
-public func parseWalltime(_ text: String) -> Int? {
+package func parseWalltime(_ text: String) -> Int? {
     let t = text.trimmingBlanks.lowercased()
     if t.isEmpty { return nil }
     if t.contains(":") {

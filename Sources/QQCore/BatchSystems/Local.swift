@@ -1,16 +1,16 @@
 import Glibc
 
 /// Local jobs have no scheduler; liveness comes from the runner process itself (R62).
-public struct LocalSystem: BatchSystem {
-    public var name: BatchSystemName { .local }
+package struct LocalSystem: BatchSystem {
+    package var name: BatchSystemName { .local }
     /// Injectable for tests; defaults to the real host, process table and namespace.
     var host: @Sendable () -> String = { thisHostName() }
     var processIsRunner: @Sendable (Int) -> Bool = { localProcessIsRunner(pid: $0) }
     var ownPIDNamespace: @Sendable () -> String? = { readOwnPIDNamespace() }
 
-    public init() {}
+    package init() {}
 
-    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
+    package func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
                          reaping: any ChildReaping) -> BatchAnswer {
         guard let record else { return .unavailable(reason: "a Local job can only be checked through its info file") }
         let jobHost = record.mainNode ?? record.inputMachine
@@ -26,12 +26,12 @@ public struct LocalSystem: BatchSystem {
     }
 
     /// Local jobs are never queued: they start at once and write their file first.
-    public func pendingJobs(environment: Environment, options: BatchQueryOptions,
+    package func pendingJobs(environment: Environment, options: BatchQueryOptions,
                             reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
         .success([])
     }
 
-    public func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
+    package func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
                                      reaping: any ChildReaping) -> String? {
         nil
     }

@@ -1,9 +1,9 @@
 /// PBS Pro queries (R61): `qstat -fxw <id>`.
-public struct PBSSystem: BatchSystem {
-    public var name: BatchSystemName { .pbs }
-    public init() {}
+package struct PBSSystem: BatchSystem {
+    package var name: BatchSystemName { .pbs }
+    package init() {}
 
-    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
+    package func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
                          reaping: any ChildReaping) -> BatchAnswer {
         let runner = CommandRunner(environment: environment, timeout: options.timeout, reaping: reaping)
         let result = runner.run(["qstat", "-fxw", jobID])
@@ -18,21 +18,21 @@ public struct PBSSystem: BatchSystem {
     }
 
     /// Not done for PBS yet (no PBS cluster to test against): nothing is asked, nothing shown.
-    public func pendingJobs(environment: Environment, options: BatchQueryOptions,
+    package func pendingJobs(environment: Environment, options: BatchQueryOptions,
                             reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
         .success([])
     }
 
-    public func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
+    package func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
                                      reaping: any ChildReaping) -> String? {
         nil
     }
 }
 
-public enum PBSQuery {
+package enum PBSQuery {
     /// Parses one `qstat -f` record: `Job Id: <id>`, then `key = value` lines split at the first
     /// ` = `. A line starting with a tab continues the previous value (qstat's wrapping).
-    public static func parseFields(_ output: String) -> (jobID: String, fields: [String: String])? {
+    package static func parseFields(_ output: String) -> (jobID: String, fields: [String: String])? {
         var jobID: String?
         var fields: [String: String] = [:]
         var lastKey: String?
@@ -56,7 +56,7 @@ public enum PBSQuery {
         return (jobID, fields)
     }
 
-    public static func parse(_ output: String) -> BatchJobRecord? {
+    package static func parse(_ output: String) -> BatchJobRecord? {
         guard let (jobID, f) = parseFields(output) else { return nil }
         let rawState = f["job_state"] ?? ""
         let exitStatus = f["Exit_status"].flatMap { Int($0) }
@@ -76,7 +76,7 @@ public enum PBSQuery {
     }
 
     /// R61: nodes split at `+`, each cut at the first `:`, then at the first `/`, parentheses removed.
-    public static func cleanNodes(_ text: String) -> [String] {
+    package static func cleanNodes(_ text: String) -> [String] {
         var out: [String] = []
         for part in text.split(separator: "+") {
             var name = Substring(part)
@@ -101,7 +101,7 @@ public enum PBSQuery {
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// `Fri Mar 14 09:26:53 2025`.
-    public static func parseTime(_ text: String) -> Timestamp? {
+    package static func parseTime(_ text: String) -> Timestamp? {
         let p = text.split(separator: " ")
         guard p.count == 5, let mi = months.firstIndex(of: String(p[1])), let day = Int(p[2]),
               let year = Int(p[4]) else { return nil }

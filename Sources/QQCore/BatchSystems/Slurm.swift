@@ -1,11 +1,11 @@
 import Synchronization
 
 /// The Slurm family (`Slurm`, `SlurmIT4I`, `SlurmLumi`): the same commands, different names.
-public struct SlurmSystem: BatchSystem {
-    public let name: BatchSystemName
-    public init(name: BatchSystemName = .slurm) { self.name = name }
+package struct SlurmSystem: BatchSystem {
+    package let name: BatchSystemName
+    package init(name: BatchSystemName = .slurm) { self.name = name }
 
-    public func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
+    package func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
                          reaping: any ChildReaping) -> BatchAnswer {
         let runner = CommandRunner(environment: environment, timeout: options.timeout, reaping: reaping)
         let answer = SlurmQuery.query(jobID, runner: runner, useSacct: options.useSacct)
@@ -17,12 +17,12 @@ public struct SlurmSystem: BatchSystem {
                             + (current.map { "cluster '\($0)'" } ?? "an unknown cluster"))
     }
 
-    public func pendingJobs(environment: Environment, options: BatchQueryOptions,
+    package func pendingJobs(environment: Environment, options: BatchQueryOptions,
                             reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
         SlurmQuery.pendingJobs(runner: CommandRunner(environment: environment, timeout: options.timeout, reaping: reaping))
     }
 
-    public func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
+    package func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
                                      reaping: any ChildReaping) -> String? {
         // `%A` is the id the controller keeps the script under (an unsplit array's `12_[1-3]` is `12`).
         let id = job.fields["A"].flatMap { $0.isEmpty ? nil : $0 } ?? job.jobID
@@ -31,7 +31,7 @@ public struct SlurmSystem: BatchSystem {
     }
 }
 
-public enum SlurmQuery {
+package enum SlurmQuery {
     /// Where the controller stands after steps 1 and 2 of R59.
     enum Controller {
         case found(BatchJobRecord)
@@ -41,7 +41,7 @@ public enum SlurmQuery {
     }
 
     /// R59, steps 1–3.
-    public static func query(_ jobID: String, runner: CommandRunner, useSacct: Bool) -> BatchAnswer {
+    package static func query(_ jobID: String, runner: CommandRunner, useSacct: Bool) -> BatchAnswer {
         var controller = scontrolStep(jobID, runner: runner)
         if case .unavailable(let scontrolReason) = controller {
             controller = squeueStep(jobID, runner: runner)
@@ -97,7 +97,7 @@ public enum SlurmQuery {
     /// Splits `scontrol show job -o` output into records, one per non-empty line, by R59's token
     /// rule: a token without `=`, or whose key is not plausible, joins the previous value with one
     /// space (keeps `Command=/path/run.sh arg` and `WorkDir=/a b` whole).
-    public static func parseScontrol(_ output: String) -> [[String: String]] {
+    package static func parseScontrol(_ output: String) -> [[String: String]] {
         var records: [[String: String]] = []
         for line in output.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
             var fields: [String: String] = [:]
@@ -125,7 +125,7 @@ public enum SlurmQuery {
     /// R59 record selection: `JobId` equal to the id, or for `A_T` the record with
     /// `ArrayJobId`=A and `ArrayTaskId`=T. A pending array's unsplit record (`ArrayTaskId=1-3`)
     /// also matches a task it contains.
-    public static func selectRecord(_ records: [[String: String]], jobID: String) -> [String: String]? {
+    package static func selectRecord(_ records: [[String: String]], jobID: String) -> [String: String]? {
         if let exact = records.first(where: { $0["JobId"] == jobID }) { return exact }
         guard let (array, task) = splitArrayID(jobID) else { return nil }
         let sameArray = records.filter { $0["ArrayJobId"] == array }
@@ -166,7 +166,7 @@ public enum SlurmQuery {
         return (try? Hostlist.expand(list)) ?? [list]
     }
 
-    public static func jobRecord(fromScontrol f: [String: String]) -> BatchJobRecord {
+    package static func jobRecord(fromScontrol f: [String: String]) -> BatchJobRecord {
         let rawState = String((f["JobState"] ?? "").split(separator: " ").first ?? "")
         let reason = value(f, "Reason")
         var estimate: StartEstimate?
@@ -233,7 +233,7 @@ public enum SlurmQuery {
     }
 
     /// Lines that do not have every field are skipped.
-    public static func parsePendingJobs(_ output: String) -> [BatchJobRecord] {
+    package static func parsePendingJobs(_ output: String) -> [BatchJobRecord] {
         output.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).compactMap(parsePendingLine)
     }
 
@@ -273,7 +273,7 @@ public enum SlurmQuery {
 
     /// `SLURM_CLUSTER_NAME`, else `ClusterName` from `scontrol show config` (asked once per PATH
     /// per process); nil when neither is known.
-    public static func currentCluster(runner: CommandRunner) -> String? {
+    package static func currentCluster(runner: CommandRunner) -> String? {
         if let name = runner.environment.nonEmpty("SLURM_CLUSTER_NAME") { return name }
         let key = runner.environment["PATH"] ?? ""
         if let cached = clusterCache.withLock({ $0[key] }) { return cached }

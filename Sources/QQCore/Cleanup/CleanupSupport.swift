@@ -2,7 +2,7 @@ import CQQSystem
 import Glibc
 
 /// One piece of a cleanup tool's output: text for stdout, or a log line for stderr.
-public enum CleanupOutput: Sendable, Hashable {
+package enum CleanupOutput: Sendable, Hashable {
     case out(String)
     /// Raw text for stderr (usage errors).
     case err(String)
@@ -10,19 +10,19 @@ public enum CleanupOutput: Sendable, Hashable {
 }
 
 /// What qq-wipe and qq-clear need from the world, injectable for tests.
-public struct CleanupContext: Sendable {
-    public var info: InfoContext
+package struct CleanupContext: Sendable {
+    package var info: InfoContext
     /// Where output goes, in order (stdout text and log lines interleave as they happen).
-    public var emit: @Sendable (CleanupOutput) -> Void
-    public var stdinIsTTY: Bool
+    package var emit: @Sendable (CleanupOutput) -> Void
+    package var stdinIsTTY: Bool
     /// Shows the prompt and reads one line from the terminal; nil on EOF.
-    public var ask: @Sendable (String) -> String?
+    package var ask: @Sendable (String) -> String?
     /// This host (R10); nil means `thisHostName()`.
-    public var host: String?
+    package var host: String?
     /// Started as `qq wipe`/`qq clear` through the front command rather than as `qq-wipe`/`qq-clear`.
-    public var viaFront: Bool
+    package var viaFront: Bool
 
-    public init(info: InfoContext, emit: @escaping @Sendable (CleanupOutput) -> Void, stdinIsTTY: Bool = false,
+    package init(info: InfoContext, emit: @escaping @Sendable (CleanupOutput) -> Void, stdinIsTTY: Bool = false,
                 ask: @escaping @Sendable (String) -> String? = { _ in nil }, host: String? = nil,
                 viaFront: Bool = false) {
         self.info = info; self.emit = emit; self.stdinIsTTY = stdinIsTTY; self.ask = ask; self.host = host
@@ -42,7 +42,7 @@ public struct CleanupContext: Sendable {
     func command(_ sub: String) -> String { viaFront ? "qq \(sub)" : "qq-\(sub)" }
 
     /// This process: stdout, the log on stderr, the prompt on stderr and the answer from stdin.
-    public static func live() -> CleanupContext {
+    package static func live() -> CleanupContext {
         CleanupContext(info: .live(), emit: { piece in
             switch piece {
             case .out(let text): StandardOutput.write(text)

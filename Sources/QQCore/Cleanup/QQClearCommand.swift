@@ -1,13 +1,13 @@
 import Glibc
 
 /// `qq-clear` (§13): removes the runtime files of dead jobs from one directory.
-public enum QQClearCommand {
-    public static let usage = """
+package enum QQClearCommand {
+    package static let usage = """
         usage: qq-clear [DIR] [--force] [--dry-run]
                qq-clear --help | --version
         """
 
-    public static let help = """
+    package static let help = """
         \(usage)
 
         Removes the runtime files (<job>.qqinfo, <job>.qqout and the .out/.err files named in the
@@ -44,7 +44,7 @@ public enum QQClearCommand {
         }
     }
 
-    public static func run(arguments: [String], environment: Environment) -> ExitStatus {
+    package static func run(arguments: [String], environment: Environment) -> ExitStatus {
         execute(arguments: arguments, environment: environment, context: .live())
     }
 

@@ -1,14 +1,14 @@
 import Glibc
 
 /// `qq-wipe` (§12): deletes the scratch work dirs of dead jobs, and sweeps orphaned job dirs.
-public enum QQWipeCommand {
-    public static let usage = """
+package enum QQWipeCommand {
+    package static let usage = """
         usage: qq-wipe [TARGET ...] [-y|--yes] [--force]
                qq-wipe --orphans [--older-than D] [-y|--yes] [--include-unsynced] [--dry-run]
                qq-wipe --help | --version
         """
 
-    public static let help = """
+    package static let help = """
         \(usage)
 
         Deletes the working directory of qq jobs on scratch.
@@ -72,7 +72,7 @@ public enum QQWipeCommand {
     }
 
     /// The whole command for this process.
-    public static func run(arguments: [String], environment: Environment) -> ExitStatus {
+    package static func run(arguments: [String], environment: Environment) -> ExitStatus {
         execute(arguments: arguments, environment: environment, context: .live())
     }
 

@@ -12,10 +12,10 @@ struct LoadedInfo: Sendable {
 }
 
 /// Reads and decodes one state file, with this many torn-read retries (R37).
-public typealias InfoLoader = @Sendable (_ path: String, _ retries: Int) -> Result<InfoRecord, InfoFileLoadError>
+package typealias InfoLoader = @Sendable (_ path: String, _ retries: Int) -> Result<InfoRecord, InfoFileLoadError>
 
 /// The real loader: `InfoFile.load` with R37's 200 ms between retries.
-public let defaultInfoLoader: InfoLoader = { path, retries in
+package let defaultInfoLoader: InfoLoader = { path, retries in
     Result { () throws(InfoFileLoadError) -> InfoRecord in try InfoFile.load(path: path, tornReadRetries: retries) }
 }
 

@@ -3,7 +3,7 @@
 /// reference panels deterministically.
 
 /// ANSI SGR styles of R131.
-public enum PanelColor {
+package enum PanelColor {
     static func sgr(_ state: RealState) -> String {
         switch state {
         case .queued, .held, .waiting: return "95"
@@ -23,19 +23,19 @@ public enum PanelColor {
     static let title = "1;37"
 }
 
-public struct PanelOptions: Sendable, Hashable {
+package struct PanelOptions: Sendable, Hashable {
     /// The terminal width C of R126; the panel is max(⌊C/3⌋, 80) wide.
-    public var terminalColumns: Int
-    public var colors: Bool
+    package var terminalColumns: Int
+    package var colors: Bool
     /// Epoch seconds used for every "… for <D>" duration.
-    public var now: Int
-    public var clockSkew: Double
+    package var now: Int
+    package var clockSkew: Double
 
-    public init(terminalColumns: Int = 80, colors: Bool = false, now: Int, clockSkew: Double = 60) {
+    package init(terminalColumns: Int = 80, colors: Bool = false, now: Int, clockSkew: Double = 60) {
         self.terminalColumns = terminalColumns; self.colors = colors; self.now = now; self.clockSkew = clockSkew
     }
 
-    public var panelWidth: Int { max(terminalColumns / 3, 80) }
+    package var panelWidth: Int { max(terminalColumns / 3, 80) }
 }
 
 /// One key/value row; an empty key makes a note (detail) row.
@@ -47,11 +47,11 @@ struct PanelRow {
     static func note(_ text: String) -> PanelRow { PanelRow(key: "", value: text, style: .note) }
 }
 
-public enum InfoPanel {
+package enum InfoPanel {
     static let leftPad = 3
     static let rightPad = 3
 
-    public static func render(record: InfoRecord, status: JobStatus, options: PanelOptions) -> String {
+    package static func render(record: InfoRecord, status: JobStatus, options: PanelOptions) -> String {
         let width = options.panelWidth
         let inner = width - 2
         let c = options.colors
@@ -80,7 +80,7 @@ public enum InfoPanel {
     }
 
     /// R129: `<job id>    <state>`.
-    public static func shortLine(record: InfoRecord, status: JobStatus, colors: Bool) -> String {
+    package static func shortLine(record: InfoRecord, status: JobStatus, colors: Bool) -> String {
         let state = status.realState.text
         return "\(record.jobID)    \(colors ? paint(state, PanelColor.sgr(status.realState)) : state)"
     }
@@ -365,7 +365,7 @@ public enum InfoPanel {
     }
 
     /// Breaks `text` into lines of at most `width` characters at spaces; a longer word is cut.
-    public static func wrap(_ text: String, width: Int) -> [String] {
+    package static func wrap(_ text: String, width: Int) -> [String] {
         guard width > 0 else { return [text] }
         var lines: [String] = []
         for paragraph in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -450,7 +450,7 @@ extension InfoPanel {
     /// R128: qq-wipe's status panel: the same borders and title, max(⌊C/3⌋, 70) wide, one empty
     /// line of padding above and below, and only the STATE table. Preceded and followed by an
     /// empty line.
-    public static func statusPanel(record: InfoRecord, status: JobStatus, options: PanelOptions) -> String {
+    package static func statusPanel(record: InfoRecord, status: JobStatus, options: PanelOptions) -> String {
         let inner = max(options.terminalColumns / 3, 70) - 2
         let c = options.colors
         var lines = ["", topBorder(title: " JOB: \(record.jobID) ", inner: inner, colors: c), emptyLine(inner, c)]

@@ -2,22 +2,22 @@ import CQQSystem
 import Glibc
 
 /// What qq-info needs from the world, injectable for tests.
-public struct InfoContext: Sendable {
+package struct InfoContext: Sendable {
     /// Epoch seconds "now", for every duration shown.
-    public var now: @Sendable () -> Int
-    public var stdoutIsTTY: Bool
+    package var now: @Sendable () -> Int
+    package var stdoutIsTTY: Bool
     /// Columns from `TIOCGWINSZ`, when stdout is a terminal that reports a size.
-    public var terminalColumns: Int?
-    public var reaping: any ChildReaping
+    package var terminalColumns: Int?
+    package var reaping: any ChildReaping
     /// Which implementation answers for a system (tests inject canned answers).
-    public var batchSystem: @Sendable (BatchSystemName) -> any BatchSystem
-    public var loadInfo: InfoLoader
+    package var batchSystem: @Sendable (BatchSystemName) -> any BatchSystem
+    package var loadInfo: InfoLoader
     /// The settings (R144–R146), read once per process: given here (tests), or loaded from the
     /// command's environment at its entry by `withSettings(from:)`; everything below reads them here.
-    public private(set) var settings: Settings
+    package private(set) var settings: Settings
     private var settingsGiven: Bool
 
-    public init(now: @escaping @Sendable () -> Int = { Int(time(nil)) }, stdoutIsTTY: Bool = false,
+    package init(now: @escaping @Sendable () -> Int = { Int(time(nil)) }, stdoutIsTTY: Bool = false,
                 terminalColumns: Int? = nil, reaping: any ChildReaping = DirectReaping(),
                 batchSystem: @escaping @Sendable (BatchSystemName) -> any BatchSystem = { QQCore.batchSystem(named: $0) },
                 loadInfo: @escaping InfoLoader = defaultInfoLoader, settings: Settings? = nil) {
@@ -41,20 +41,20 @@ public struct InfoContext: Sendable {
     var queryOptions: BatchQueryOptions { BatchQueryOptions(settings) }
 
     /// This process's stdout.
-    public static func live() -> InfoContext {
+    package static func live() -> InfoContext {
         let tty = isatty(1) == 1
         let columns = tty ? Int(cqq_terminal_columns(1)) : -1
         return InfoContext(stdoutIsTTY: tty, terminalColumns: columns > 0 ? columns : nil)
     }
 }
 
-public enum QQInfoCommand {
-    public static let usage = """
+package enum QQInfoCommand {
+    package static let usage = """
         usage: qq-info [TARGET ...] [-s|--short] [--json] [--no-batch]
                qq-info --help | --version
         """
 
-    public static let help = """
+    package static let help = """
         \(usage)
 
         Shows the state of qq jobs from their info files (*.qqinfo).
@@ -94,7 +94,7 @@ public enum QQInfoCommand {
     }
 
     /// The whole command: prints to stdout, logs to stderr, returns the exit code.
-    public static func run(arguments: [String], environment: Environment) -> ExitStatus {
+    package static func run(arguments: [String], environment: Environment) -> ExitStatus {
         let (status, out, err) = execute(arguments: arguments, environment: environment, context: .live())
         StandardError.write(err)
         StandardOutput.write(out)

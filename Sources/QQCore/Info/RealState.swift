@@ -1,16 +1,16 @@
 /// The state qq-info shows: the file's naive state combined with the batch answer (R122–R125).
-public enum RealState: String, Sendable, CaseIterable {
+package enum RealState: String, Sendable, CaseIterable {
     case queued, held, suspended, waiting, running, booting, killed, failed, finished, exiting
     case inconsistent, unknown, lost
 
     /// As shown to people (R123): lowercase, `in an inconsistent state` spelled out.
-    public var text: String { self == .inconsistent ? "in an inconsistent state" : rawValue }
+    package var text: String { self == .inconsistent ? "in an inconsistent state" : rawValue }
 
     /// As written in JSON (R130).
-    public var jsonName: String { rawValue }
+    package var jsonName: String { rawValue }
 
     /// R123: qq's table, exactly.
-    public static func combining(naive: NaiveState, batch: BatchState) -> RealState {
+    package static func combining(naive: NaiveState, batch: BatchState) -> RealState {
         switch naive {
         case .unknown:
             return .unknown
@@ -47,7 +47,7 @@ public enum RealState: String, Sendable, CaseIterable {
     }
 
     /// The naive state taken as it is: `--no-batch` (R118) and unavailable answers (R123).
-    public static func fromNaive(_ naive: NaiveState) -> RealState {
+    package static func fromNaive(_ naive: NaiveState) -> RealState {
         switch naive {
         case .queued: return .queued
         case .running: return .running
@@ -60,21 +60,21 @@ public enum RealState: String, Sendable, CaseIterable {
 }
 
 /// Everything qq-info decided about one job, beyond the file itself.
-public struct JobStatus: Sendable, Hashable {
-    public var realState: RealState
+package struct JobStatus: Sendable, Hashable {
+    package var realState: RealState
     /// nil when no query was made (`--no-batch`, or naive state `unknown`).
-    public var answer: BatchAnswer?
+    package var answer: BatchAnswer?
     /// Seconds since the file was last modified, when the file has a `heartbeat` (never negative).
-    public var heartbeatAge: Int?
+    package var heartbeatAge: Int?
     /// Shown under the state: `(batch system unavailable: …)` or `(batch system not queried)`.
-    public var batchNote: String?
+    package var batchNote: String?
 
-    public init(realState: RealState, answer: BatchAnswer?, heartbeatAge: Int? = nil, batchNote: String? = nil) {
+    package init(realState: RealState, answer: BatchAnswer?, heartbeatAge: Int? = nil, batchNote: String? = nil) {
         self.realState = realState; self.answer = answer; self.heartbeatAge = heartbeatAge; self.batchNote = batchNote
     }
 
     /// R122–R124. `answer` nil means not queried; `fileMTime` and `now` are epoch seconds.
-    public static func evaluate(record: InfoRecord, answer: BatchAnswer?, fileMTime: Int?, now: Int,
+    package static func evaluate(record: InfoRecord, answer: BatchAnswer?, fileMTime: Int?, now: Int,
                                 clockSkew: Double) -> JobStatus {
         let age: Int? = (record.heartbeat != nil) ? fileMTime.map { max(0, now - $0) } : nil
         guard record.jobState != .unknown else {
@@ -111,14 +111,14 @@ public struct JobStatus: Sendable, Hashable {
 }
 
 /// R58: why a job may still be alive. Destructive tools never act on such a job.
-public enum LiveEvidence: Sendable, Hashable {
+package enum LiveEvidence: Sendable, Hashable {
     /// The scheduler holds the job in a live state.
     case batch(BatchState)
     /// The info file has a fresh heartbeat; the value is its age in seconds (file mtime).
     case heartbeat(age: Int)
 
     /// R133 row 0.
-    public func refusal(jobID: String) -> String {
+    package func refusal(jobID: String) -> String {
         switch self {
         case .batch(let s): return "Job '\(jobID)' is still \(s.rawValue) in the batch system."
         case .heartbeat(let age):
@@ -129,7 +129,7 @@ public enum LiveEvidence: Sendable, Hashable {
     /// R58: batch-live, or a `heartbeat` with `phase` not `done` and a file mtime younger than
     /// 3 × `heartbeat_interval` (default 60) + the clock skew (`HeartbeatFreshness`). nil: not
     /// possibly live.
-    public static func of(record: InfoRecord, answer: BatchAnswer?, fileMTime: Int?, now: Int,
+    package static func of(record: InfoRecord, answer: BatchAnswer?, fileMTime: Int?, now: Int,
                           clockSkew: Double) -> LiveEvidence? {
         if let answer, answer.isBatchLive { return .batch(answer.state) }
         guard record.heartbeat != nil, record.phase != .done, let mtime = fileMTime else { return nil }
@@ -141,7 +141,7 @@ public enum LiveEvidence: Sendable, Hashable {
 extension BatchAnswer {
     /// R58: the scheduler's word can be trusted to say the job ended: not_found (the systems
     /// already turn a foreign cluster's not_found into unavailable), or found finished or failed.
-    public var provesEnded: Bool {
+    package var provesEnded: Bool {
         switch self {
         case .notFound: return true
         case .found(let r): return r.state == .finished || r.state == .failed

@@ -1,15 +1,15 @@
 /// `# qq key=value` directives in a plain-mode script (R78), in qq submit's syntax.
-public struct Directives: Sendable, Equatable {
+package struct Directives: Sendable, Equatable {
     /// Normalised key → value; a later directive overrides an earlier one.
-    public var values: [String: String] = [:]
+    package var values: [String: String] = [:]
     /// Lines that looked like directives but had no value.
-    public var malformed: [String] = []
+    package var malformed: [String] = []
 
-    public init() {}
+    package init() {}
 
-    public subscript(key: String) -> String? { values[key] }
+    package subscript(key: String) -> String? { values[key] }
 
-    public static func parse(scriptText: String) -> Directives {
+    package static func parse(scriptText: String) -> Directives {
         var d = Directives()
         var first = true
         for rawLine in scriptText.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -40,7 +40,7 @@ public struct Directives: Sendable, Equatable {
     }
 
     /// R78 step 7: `-` → `_`, `_` before inner uppercase letters, lowercase, `workdir`/`worksize` fixed.
-    public static func normalizeKey(_ key: String) -> String {
+    package static func normalizeKey(_ key: String) -> String {
         var out = ""
         for (i, c) in key.replacingDash.enumerated() {
             if i > 0, c.isUppercase { out.append("_") }
@@ -54,7 +54,7 @@ extension String {
     fileprivate var replacingDash: String { String(map { $0 == "-" ? "_" : $0 }) }
 
     /// Replaces every occurrence of `target` (no Foundation).
-    public func replacingAll(_ target: String, with replacement: String) -> String {
+    package func replacingAll(_ target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }
         var out = ""
         var rest = Substring(self)
@@ -68,6 +68,6 @@ extension String {
 }
 
 /// Splits a list option: entries separated by `:`, `,` or whitespace (R79, §4.6).
-public func splitListOption(_ text: String) -> [String] {
+package func splitListOption(_ text: String) -> [String] {
     text.split(whereSeparator: { $0 == ":" || $0 == "," || $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init)
 }

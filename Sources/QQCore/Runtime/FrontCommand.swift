@@ -2,10 +2,10 @@ import Glibc
 
 /// The `qq` front command (§3): `qq run|info|wipe|clear …` execs `qq-<sub>` without forking, so the
 /// batch system's process stays qq-run (R13, R17); any other sub-command goes to another qq (R15).
-public enum FrontCommand {
-    public static let ownSubcommands = ["run", "info", "wipe", "clear"]
+package enum FrontCommand {
+    package static let ownSubcommands = ["run", "info", "wipe", "clear"]
 
-    public static let usage = """
+    package static let usage = """
         usage: qq <command> [args...]
 
         Commands provided by this installation:
@@ -20,21 +20,21 @@ public enum FrontCommand {
 
     /// R4: the commands that stay with the Python qq. Only these are suggested as "use the Python
     /// qq"; anything else is not a qq command at all.
-    public static let pythonSubcommands = ["submit", "kill", "go", "cd", "sync", "jobs", "stat", "nodes", "queues",
+    package static let pythonSubcommands = ["submit", "kill", "go", "cd", "sync", "jobs", "stat", "nodes", "queues",
                                            "shebang", "respawn"]
 
     /// What `qq <sub>` passes as argv[0] to `qq-<sub>`: the words the user typed. R13 keeps the
     /// arguments and the environment unchanged, so argv[0] is the one place to say it; the tools'
     /// "rerun as …" hints then name the command the user knows.
-    public static func argv0(for sub: String) -> String { "qq " + sub }
+    package static func argv0(for sub: String) -> String { "qq " + sub }
 
     /// True when this process was started by the front command (`qq clear`, not `qq-clear`).
-    public static func ranThroughFront(argv0: String? = CommandLine.arguments.first) -> Bool {
+    package static func ranThroughFront(argv0: String? = CommandLine.arguments.first) -> Bool {
         argv0.map { $0.hasPrefix("qq ") && ownSubcommands.contains(String($0.dropFirst(3))) } ?? false
     }
 
     /// Returns only when it could not exec.
-    public static func main(arguments: [String], environment env: Environment) -> ExitStatus {
+    package static func main(arguments: [String], environment env: Environment) -> ExitStatus {
         // Only the words before the sub-command are the front's; an option it does not know is
         // the Python qq's (R15), so the whole command line goes there unchanged.
         var scanner = ArgumentScanner(arguments, flags: ["--help", "-h", "--version"], optionsEndAtFirstPositional: true)

@@ -1,6 +1,6 @@
 /// qq-run: the job's entrypoint (SPEC §6–§9). `QQRun.main` is all an executable needs to call.
-public enum QQRun {
-    public static func main(arguments: [String]) -> ExitStatus {
+package enum QQRun {
+    package static func main(arguments: [String]) -> ExitStatus {
         JobPipeline(supervisor: Supervisor()).run(arguments: arguments, environment: Environment.current())
     }
 }

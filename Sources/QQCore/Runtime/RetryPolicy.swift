@@ -1,23 +1,23 @@
 import Glibc
 
 /// Bounded exponential backoff with jitter (R105).
-public struct RetryPolicy: Sendable {
-    public var attempts: Int
-    public var initialDelay: Double
-    public var maxDelay: Double
-    public var total: Double
+package struct RetryPolicy: Sendable {
+    package var attempts: Int
+    package var initialDelay: Double
+    package var maxDelay: Double
+    package var total: Double
 
-    public init(attempts: Int = 8, initialDelay: Double = 1, maxDelay: Double = 60, total: Double = 300) {
+    package init(attempts: Int = 8, initialDelay: Double = 1, maxDelay: Double = 60, total: Double = 300) {
         self.attempts = attempts; self.initialDelay = initialDelay; self.maxDelay = maxDelay; self.total = total
     }
 
-    public static func from(_ settings: Settings) -> RetryPolicy {
+    package static func from(_ settings: Settings) -> RetryPolicy {
         RetryPolicy(attempts: settings.retryAttempts, initialDelay: settings.retryInitialDelay,
                     maxDelay: settings.retryMaxDelay, total: settings.retryTotal)
     }
 
     /// The wait after failed attempt `k` (1-based), before jitter.
-    public func baseDelay(afterAttempt k: Int) -> Double {
+    package func baseDelay(afterAttempt k: Int) -> Double {
         min(maxDelay, initialDelay * Double(1 << min(max(k - 1, 0), 30)))
     }
 
@@ -25,7 +25,7 @@ public struct RetryPolicy: Sendable {
     /// `stop` says a terminating signal arrived (which also cuts a wait short). `isRetryable`
     /// decides per error. Each failed attempt that will be retried logs
     /// `<error> (attempt k of n; retrying in d s).`
-    public func run<T, E: Error>(isRetryable: (E) -> Bool = { _ in true }, stop: (any StopSignal)? = nil,
+    package func run<T, E: Error>(isRetryable: (E) -> Bool = { _ in true }, stop: (any StopSignal)? = nil,
                                  _ body: () throws(E) -> T) throws(E) -> T {
         let start = monotonicSeconds()
         var k = 0
@@ -47,23 +47,23 @@ public struct RetryPolicy: Sendable {
     }
 
     /// Sleeps; returns false if woken early by a terminating signal (the runner installs a hook).
-    public static func sleep(_ seconds: Double) -> Bool {
+    package static func sleep(_ seconds: Double) -> Bool {
         sleepUninterrupted(seconds: seconds)
         return true
     }
 }
 
 /// Seconds with one decimal, as in log lines and panels (`1.8`).
-public func formatSeconds(_ s: Double) -> String {
+package func formatSeconds(_ s: Double) -> String {
     let tenths = Int((max(0, s) * 10).rounded())
     return "\(tenths / 10).\(tenths % 10)"
 }
 
 /// Seconds as a float field: at least one digit after the point, at most 3 decimals (§4.6).
-public func roundedSeconds(_ s: Double) -> Double { (max(0, s) * 1000).rounded() / 1000 }
+package func roundedSeconds(_ s: Double) -> Double { (max(0, s) * 1000).rounded() / 1000 }
 
 /// Something that says a terminating signal arrived, cutting retries short (R105).
-public protocol StopSignal: AnyObject {
+package protocol StopSignal: AnyObject {
     var isStopping: Bool { get }
     /// Waits `seconds`, serving signals; false when a terminating signal arrived.
     func pause(_ seconds: Double) -> Bool

@@ -1,5 +1,5 @@
 /// How qq-run ends early (§9, R115). Each case carries the message a user reads.
-public enum RunFailure: Error, Sendable, CustomStringConvertible {
+package enum RunFailure: Error, Sendable, CustomStringConvertible {
     /// Exit 90: not in a batch or qq environment; nothing is written.
     case notInBatchEnvironment(String)
     /// Exit 92: the state file is unusable or was never created; nothing is written.
@@ -17,7 +17,7 @@ public enum RunFailure: Error, Sendable, CustomStringConvertible {
     /// `--help` / `--version`: nothing to run, exit 0.
     case terminatedNormally
 
-    public var exitStatus: ExitStatus {
+    package var exitStatus: ExitStatus {
         switch self {
         case .notInBatchEnvironment: return .notInBatchJob
         case .error, .stateNotLogged: return .failed
@@ -29,7 +29,7 @@ public enum RunFailure: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .notInBatchEnvironment(let m), .fatal(let m), .foreign(let m), .error(let m), .internalError(let m),
              .stateNotLogged(let m): return m

@@ -1,14 +1,14 @@
 /// qq-run's command line (R73a): options only before the first argument that does not start with
 /// `-`; everything from the script path on goes to the script unchanged.
-public struct RunnerArguments: Sendable, Equatable {
-    public var local = false
-    public var help = false
-    public var version = false
+package struct RunnerArguments: Sendable, Equatable {
+    package var local = false
+    package var help = false
+    package var version = false
     /// The script path (plain mode) or the batch system's spool copy (qq-managed mode, ignored).
-    public var script: String?
-    public var scriptArguments: [String] = []
+    package var script: String?
+    package var scriptArguments: [String] = []
     /// The command line as given, for a fallback runner that must see it unchanged (R117).
-    public var raw: [String] = []
+    package var raw: [String] = []
 
     /// R73a: `--local`, `--help`/`-h`, `--version`, then the script path and its arguments.
     package static func parse(_ arguments: [String]) throws(ArgumentScanner.Problem) -> RunnerArguments {
@@ -43,7 +43,7 @@ public struct RunnerArguments: Sendable, Equatable {
 
     static let synopsis = "qq-run [--local] SCRIPT [ARGS...]"
 
-    public static let usage = """
+    package static let usage = """
         usage: \(synopsis)
                qq-run --help | --version
 

@@ -1,36 +1,36 @@
 /// The settings of §14: every one has an environment variable, which wins over the config file
 /// (`qq_run.<name>`, then qq's own per-system keys), which wins over the default (R144–R146).
 /// Invalid values log a WARNING and fall back to the default.
-public struct Settings: Sendable {
-    public var scratchRoot: String?
-    public var flashRoot: String?
-    public var scratchAttempts = 3
+package struct Settings: Sendable {
+    package var scratchRoot: String?
+    package var flashRoot: String?
+    package var scratchAttempts = 3
     /// R135: extra known scratch roots for qq-wipe (`QQ_WIPE_ROOTS`, colon-separated, absolute).
-    public var wipeRoots: [String] = []
-    public var heartbeatInterval = 60
-    public var killGrace = 10.0
+    package var wipeRoots: [String] = []
+    package var heartbeatInterval = 60
+    package var killGrace = 10.0
     /// The scheduler's KillWait when given (`QQ_KILL_WAIT`); otherwise learned (R111).
-    public var killWait: Double?
-    public var rescue = true
-    public var rescueBudget: Double?
-    public var forwardSignalsToGroup = false
-    public var retryAttempts = 8
-    public var retryInitialDelay = 1.0
-    public var retryMaxDelay = 60.0
-    public var retryTotal = 300.0
-    public var batchTimeout = 10.0
-    public var copyStreams: Int?
-    public var verifyChecksum = false
-    public var useSacct = false
-    public var clockSkew = 60.0
-    public var fallbackRunner: String?
-    public var defaultInterpreter = "bash"
-    public var defaultTransferMode = "success"
+    package var killWait: Double?
+    package var rescue = true
+    package var rescueBudget: Double?
+    package var forwardSignalsToGroup = false
+    package var retryAttempts = 8
+    package var retryInitialDelay = 1.0
+    package var retryMaxDelay = 60.0
+    package var retryTotal = 300.0
+    package var batchTimeout = 10.0
+    package var copyStreams: Int?
+    package var verifyChecksum = false
+    package var useSacct = false
+    package var clockSkew = 60.0
+    package var fallbackRunner: String?
+    package var defaultInterpreter = "bash"
+    package var defaultTransferMode = "success"
 
-    public init() {}
+    package init() {}
 
     /// Reads the environment and the config file (R145) for `system` (for its per-system keys).
-    public static func load(environment env: Environment, system: BatchSystemName? = nil,
+    package static func load(environment env: Environment, system: BatchSystemName? = nil,
                             workingDirectory: String? = nil) -> Settings {
         let config = ConfigFile.find(environment: env, workingDirectory: workingDirectory)
         var s = Settings()
@@ -121,7 +121,7 @@ public struct Settings: Sendable {
 }
 
 /// `true`, `yes`, `on`, `1` / `false`, `no`, `off`, `0`, case-insensitive (R79).
-public func parseBoolean(_ text: String) -> Bool? {
+package func parseBoolean(_ text: String) -> Bool? {
     switch text.trimmingBlanks.lowercased() {
     case "true", "yes", "on", "1": return true
     case "false", "no", "off", "0": return false
@@ -131,14 +131,14 @@ public func parseBoolean(_ text: String) -> Bool? {
 
 /// The config file (R145): a TOML subset of `[table]` headers and `key = value` lines with strings,
 /// integers and booleans. Anything else is ignored; a file that cannot be read logs a WARNING.
-public struct ConfigFile: Sendable {
-    public var path: String
+package struct ConfigFile: Sendable {
+    package var path: String
     /// "table.key" → value as text.
-    public var values: [String: String]
+    package var values: [String: String]
 
-    public func value(table: String, key: String) -> String? { values[table + "." + key] }
+    package func value(table: String, key: String) -> String? { values[table + "." + key] }
 
-    public static func find(environment env: Environment, workingDirectory: String?) -> ConfigFile? {
+    package static func find(environment env: Environment, workingDirectory: String?) -> ConfigFile? {
         var candidates: [String] = []
         if let c = env.nonEmpty("QQ_CONFIG") { candidates.append(c) }
         candidates.append((workingDirectory ?? FileSystem.currentDirectory()) + "/qq_config.toml")

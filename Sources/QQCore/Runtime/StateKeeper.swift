@@ -16,8 +16,8 @@ protocol StateFileKeeping: AnyObject {
 /// Keeps the job's state file: every write re-reads the file first and checks that it still
 /// belongs to this job, does not say `killed` (unless qq-run wrote that), and is not locked by
 /// `qq kill` (R39). All writes happen on the main thread, one at a time (R41).
-public final class StateKeeper: StateFileKeeping {
-    public enum Outcome: Equatable {
+package final class StateKeeper: StateFileKeeping {
+    package enum Outcome: Equatable {
         case written
         /// The file says `killed` and qq-run did not write it (Python `qq kill`).
         case killedElsewhere
@@ -32,28 +32,28 @@ public final class StateKeeper: StateFileKeeping {
         case refused(String)
     }
 
-    public let path: String
-    public let jobID: String
+    package let path: String
+    package let jobID: String
     /// qq-managed mode keeps every submitter field exactly as read (R72).
-    public let managed: Bool
+    package let managed: Bool
     /// What qq-run means to write.
-    public var record: InfoRecord
+    package var record: InfoRecord
     /// Set when qq-run itself wrote `killed`, so later writes (K2) go through.
-    public var wroteKilled = false
+    package var wroteKilled = false
     /// Set when a reload showed `killed` by someone else or another job (R97): nothing more is written.
-    public private(set) var stopped = false
-    public private(set) var stopOutcome: Outcome?
+    package private(set) var stopped = false
+    package private(set) var stopOutcome: Outcome?
     /// Early-warning signals waiting for the next write (R114).
-    public var pendingSignals: [String] = []
+    package var pendingSignals: [String] = []
 
-    public init(path: String, jobID: String, managed: Bool, record: InfoRecord) {
+    package init(path: String, jobID: String, managed: Bool, record: InfoRecord) {
         self.path = path; self.jobID = jobID; self.managed = managed; self.record = record
     }
 
     /// Applies `update` to the record and writes it through R39's reload-check. With `retry`, failed
     /// writes (unreadable file, I/O errors) are retried by the policy; a lock or a foreign file is not.
     @discardableResult
-    public func write(retry: RetryPolicy? = nil, stop: (any StopSignal)? = nil,
+    package func write(retry: RetryPolicy? = nil, stop: (any StopSignal)? = nil,
                       _ update: (inout InfoRecord) -> Void = { _ in }) -> Outcome {
         if stopped { return stopOutcome ?? .failed("updates stopped") }
         update(&record)

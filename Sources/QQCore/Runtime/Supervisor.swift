@@ -38,11 +38,11 @@ extension JobSupervisor {
 /// it, reaps children on SIGCHLD, and wakes for heartbeats. Long work (staging) runs on a worker
 /// thread while the loop keeps serving signals, so every write of the state file stays on the
 /// main thread (R41).
-public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
+package final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     /// Set once by the first terminating signal; read by the copy engine between files.
-    public let stopRequested = Atomic<Bool>(false)
+    package let stopRequested = Atomic<Bool>(false)
     /// The first terminating signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU).
-    public private(set) var terminationSignal: Int32?
+    package private(set) var terminationSignal: Int32?
     /// Monotonic time the terminating signal arrived (R113's t_S), as a Double's bit pattern
     /// (0: no signal yet), readable from the copy threads.
     private let terminationTimeBits = Atomic<UInt64>(0)
@@ -51,14 +51,14 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     /// R114: USR1/USR2 go to the script's whole process group (`QQ_FORWARD_SIGNALS_TO=group`).
     var forwardWarningsToGroup = false
 
-    public private(set) var scriptPID: pid_t?
-    public private(set) var scriptStatus: Int32?
+    package private(set) var scriptPID: pid_t?
+    package private(set) var scriptStatus: Int32?
     /// Monotonic time the script's main process was reaped.
-    public private(set) var scriptExitTime: Double?
+    package private(set) var scriptExitTime: Double?
     /// R96: sums and maximum over the script and the orphans it left.
-    public private(set) var userCPU = 0.0
-    public private(set) var sysCPU = 0.0
-    public private(set) var maxRSS: Int64 = 0
+    package private(set) var userCPU = 0.0
+    package private(set) var sysCPU = 0.0
+    package private(set) var maxRSS: Int64 = 0
 
     private let pipeRead: Int32
     private let pipeWrite: Int32
@@ -68,7 +68,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     private let helpers = Mutex<[pid_t: Int32?]>([:])
     private var terminalForeground = false
 
-    public init() {
+    package init() {
         var fds: [Int32] = [-1, -1]
         if cqq_pipe_cloexec(&fds, 1) != 0 { fds = [-1, -1] }
         pipeRead = fds[0]
@@ -76,7 +76,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     }
 
     /// R84 step 1 / R107: record terminating, warning, CONT and CHLD signals; ignore PIPE and TTOU.
-    public func installSignalHandlers() {
+    package func installSignalHandlers() {
         for sig in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU, SIGUSR1, SIGUSR2, SIGCONT, SIGCHLD] {
             _ = cqq_install_pipe_handler(sig, pipeWrite)
         }
@@ -88,7 +88,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
         pthread_sigmask(SIG_SETMASK, &empty, nil)
     }
 
-    public var isStopping: Bool { terminationSignal != nil }
+    package var isStopping: Bool { terminationSignal != nil }
 
     var stopWasRequested: Bool { stopRequested.load(ordering: .acquiring) }
 
@@ -114,7 +114,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     /// R96: the script's process tree so far.
     var usage: Usage { Usage(maxRSS: maxRSS, userCPU: roundedSeconds(userCPU), sysCPU: roundedSeconds(sysCPU)) }
 
-    public func pause(_ seconds: Double) -> Bool {
+    package func pause(_ seconds: Double) -> Bool {
         serve(until: { isStopping }, deadline: monotonicSeconds() + seconds)
         return !isStopping
     }
@@ -123,7 +123,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
 
     /// Serves events until `done()` is true or `deadline` (monotonic) passes. `tick` runs whenever
     /// `tickInterval` seconds have passed since the last tick (heartbeats).
-    public func serve(until done: () -> Bool, deadline: Double? = nil, tickInterval: Double? = nil,
+    package func serve(until done: () -> Bool, deadline: Double? = nil, tickInterval: Double? = nil,
                       tick: () -> Void = {}) {
         var nextTick = tickInterval.map { monotonicSeconds() + $0 }
         while !done() {
@@ -142,7 +142,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     }
 
     /// Waits up to `timeout` seconds (negative: forever) for one batch of events and handles them.
-    public func waitForEvents(timeout: Double) {
+    package func waitForEvents(timeout: Double) {
         var p = pollfd(fd: pipeRead, events: Int16(POLLIN), revents: 0)
         let ms: Int32 = timeout < 0 ? -1 : Int32(min(max(timeout * 1000, 0).rounded(.up), 2_000_000_000))
         let r = poll(&p, 1, ms)
@@ -188,7 +188,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     }
 
     /// Runs `work` on a worker thread while the loop serves events, and returns its result.
-    public func runBlocking<T: Sendable>(tickInterval: Double? = nil, tick: () -> Void = {},
+    package func runBlocking<T: Sendable>(tickInterval: Double? = nil, tick: () -> Void = {},
                                          _ work: @escaping @Sendable () -> T) -> T {
         let box = ResultBox<T>()
         let writeFD = pipeWrite
@@ -204,7 +204,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     // MARK: Children
 
     /// Reaps every exited child (R95a) and dispatches its status by pid.
-    public func reap() {
+    package func reap() {
         while true {
             var status: Int32 = 0
             var usage = rusage()
@@ -230,7 +230,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
 
     /// Spawns the script (R90) in a new process group, same session, with default signal
     /// dispositions, an empty mask, only fds 0–2 inherited, in `workDir`.
-    public func spawnScript(executable: String, arguments: [String], environment: [String], workDir: String,
+    package func spawnScript(executable: String, arguments: [String], environment: [String], workDir: String,
                             stdoutFD: Int32, stderrFD: Int32, takeTerminal: Bool) -> Int32? {
         _ = cqq_set_child_subreaper()  // R93: orphans come back to qq-run
         let spawned = SpawnRequest(executable: executable, arguments: [executable] + arguments, environment: environment,
@@ -254,18 +254,18 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     }
 
     /// Blocks (serving events) until the script's main process has exited.
-    public func waitForScript(tickInterval: Double?, tick: () -> Void) {
+    package func waitForScript(tickInterval: Double?, tick: () -> Void) {
         serve(until: { scriptStatus != nil || terminationSignal != nil }, tickInterval: tickInterval, tick: tick)
     }
 
     /// True when the script ended before the terminating signal arrived (its code is its own).
-    public var scriptExitedBeforeTermination: Bool {
+    package var scriptExitedBeforeTermination: Bool {
         guard let exited = scriptExitTime, let signalled = terminationTime else { return false }
         return exited < signalled
     }
 
     /// R94: exit status, or 128 + the signal that killed it.
-    public var scriptExitCode: Int? {
+    package var scriptExitCode: Int? {
         guard let s = scriptStatus else { return nil }
         if cqq_wifexited(s) != 0 { return Int(cqq_wexitstatus(s)) }
         if cqq_wifsignaled(s) != 0 { return 128 + Int(cqq_wtermsig(s)) }
@@ -299,7 +299,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     /// orphan, then SIGKILL to whatever is left when `grace` seconds have passed; repeats until
     /// nothing is left. Returns how many processes it found besides the script's main process.
     @discardableResult
-    public func terminateProcessTree(first: Int32 = SIGTERM, grace: Double) -> Int {
+    package func terminateProcessTree(first: Int32 = SIGTERM, grace: Double) -> Int {
         let deadline = monotonicSeconds() + grace
         var seen = Set<pid_t>()
         var signaled = Set<pid_t>()
@@ -352,7 +352,7 @@ public final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
 }
 
 extension Supervisor: ChildReaping {
-    public func spawnRegistered(_ spawn: () -> (pid: pid_t?, error: Int32)) -> (pid: pid_t?, error: Int32) {
+    package func spawnRegistered(_ spawn: () -> (pid: pid_t?, error: Int32)) -> (pid: pid_t?, error: Int32) {
         helpers.withLock { h in
             let r = spawn()
             if let pid = r.pid { h[pid] = .some(nil) }
@@ -360,7 +360,7 @@ extension Supervisor: ChildReaping {
         }
     }
 
-    public func waitForExit(pid: pid_t) -> Int32 {
+    package func waitForExit(pid: pid_t) -> Int32 {
         while true {
             let done: Int32?? = helpers.withLock { h in
                 if let entry = h[pid], let status = entry { h[pid] = nil; return .some(status) }
@@ -382,7 +382,7 @@ extension Supervisor: ChildReaping {
 }
 
 /// SIGTERM → "TERM".
-public func signalName(_ sig: Int32) -> String {
+package func signalName(_ sig: Int32) -> String {
     switch sig {
     case SIGTERM: return "TERM"
     case SIGINT: return "INT"

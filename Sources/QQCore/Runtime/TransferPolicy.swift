@@ -1,18 +1,18 @@
 /// The transfer policy (R98): whether results are copied back for a script exit code.
-public struct TransferPolicy: Sendable, Equatable {
-    public enum Token: Sendable, Equatable {
+package struct TransferPolicy: Sendable, Equatable {
+    package enum Token: Sendable, Equatable {
         case success, failure, always, never
         case exitCode(Int)
     }
 
-    public var tokens: [Token]
+    package var tokens: [Token]
     /// Tokens that were neither a word nor an exit code.
-    public var ignored: [String]
+    package var ignored: [String]
     /// The valid tokens as given (lowercase), for the state file; empty when none was valid.
-    public var valid: [String]
+    package var valid: [String]
 
     /// Reads the tokens of `transfer_mode`; unknown ones are ignored, and no valid token means `[success]`.
-    public init(_ texts: [String]) {
+    package init(_ texts: [String]) {
         var tokens: [Token] = []
         var ignored: [String] = []
         var valid: [String] = []
@@ -42,7 +42,7 @@ public struct TransferPolicy: Sendable, Equatable {
     }
 
     /// The OR over all tokens; `never` contributes nothing and vetoes nothing.
-    public func transfers(exitCode rc: Int) -> Bool {
+    package func transfers(exitCode rc: Int) -> Bool {
         tokens.contains { token in
             switch token {
             case .success: return rc == 0
@@ -55,5 +55,5 @@ public struct TransferPolicy: Sendable, Equatable {
     }
 
     /// R113: results are rescued unless the policy is exactly `[never]`.
-    public var isExactlyNever: Bool { tokens == [.never] }
+    package var isExactlyNever: Bool { tokens == [.never] }
 }

@@ -3,19 +3,19 @@ import Glibc
 import Synchronization
 
 /// One entry that could not be copied.
-public struct CopyFailure: Error, Sendable, CustomStringConvertible {
-    public var path: PathBytes
-    public var code: Int32
-    public var operation: String
-    public var description: String {
+package struct CopyFailure: Error, Sendable, CustomStringConvertible {
+    package var path: PathBytes
+    package var code: Int32
+    package var operation: String
+    package var description: String {
         let reason = code == 0 ? "" : ": " + String(cString: strerror(code))
         return "Cannot \(operation) '\(path.displayText)'\(reason)"
     }
     /// R105: errors that end the whole copy at once.
-    public var endsTheCopy: Bool { code == ENOSPC || code == EDQUOT || code == EROFS }
+    package var endsTheCopy: Bool { code == ENOSPC || code == EDQUOT || code == EROFS }
     /// R105: errors of this entry that a retry cannot cure. Everything else (EIO, ESTALE, EAGAIN,
     /// ETIMEDOUT, a verification mismatch, …) is retried. A vanished source is not retried either.
-    public var isRetryable: Bool {
+    package var isRetryable: Bool {
         switch code {
         case ENOSPC, EDQUOT, EROFS, EACCES, EPERM, ENAMETOOLONG, ELOOP, ENOTDIR, EISDIR, EEXIST, ENOENT, ETIME, ECANCELED:
             return false
@@ -25,37 +25,37 @@ public struct CopyFailure: Error, Sendable, CustomStringConvertible {
     }
 }
 
-public struct CopyStatistics: Sendable {
-    public var files = 0
-    public var bytes: Int64 = 0
-    public var seconds = 0.0
-    public var failures: [CopyFailure] = []
-    public var skippedSpecial = 0
-    public init() {}
+package struct CopyStatistics: Sendable {
+    package var files = 0
+    package var bytes: Int64 = 0
+    package var seconds = 0.0
+    package var failures: [CopyFailure] = []
+    package var skippedSpecial = 0
+    package init() {}
 }
 
 /// The in-process copy engine shared by stage-in, stage-out and the rescue (R103).
 /// It works relative to directory descriptors with byte names, so any name survives and no path
 /// component is resolved twice. Up to `streams` threads copy at once; work units are directories,
 /// chunks of one directory's entries, and ranges of large files (see `TreeCopy`).
-public struct CopyEngine: Sendable {
-    public var umask: mode_t
+package struct CopyEngine: Sendable {
+    package var umask: mode_t
     /// Checked between files; a terminating signal sets it (R109: stop at the next file boundary).
-    public var shouldStop: @Sendable () -> Bool
+    package var shouldStop: @Sendable () -> Bool
     /// Files in flight at once (`Settings.copyStreams`, R103).
-    public var streams: Int
+    package var streams: Int
     /// `Settings.verifyChecksum`: also compare a hash of the bytes read with a re-read of the copy.
-    public var verifyChecksum: Bool
+    package var verifyChecksum: Bool
     /// R105, for each copy operation.
-    public var retry: RetryPolicy
+    package var retry: RetryPolicy
     /// Files at least this large are copied as concurrent ranges (when streams > 1).
-    public var splitThreshold: Int64 = 64 << 20
+    package var splitThreshold: Int64 = 64 << 20
     /// Test hook: called with the relative path and the descriptor of each copy before it is verified.
     var faultInjection: (@Sendable (PathBytes, Int32) -> Void)?
 
     /// `streams` nil: `defaultStreams()`. The caller passes the settings' values (nothing is read
     /// from the environment here).
-    public init(umask: mode_t = FileSystem.umask, streams: Int? = nil, verifyChecksum: Bool = false,
+    package init(umask: mode_t = FileSystem.umask, streams: Int? = nil, verifyChecksum: Bool = false,
                 retry: RetryPolicy = RetryPolicy(), shouldStop: @escaping @Sendable () -> Bool = { false }) {
         self.umask = umask
         self.shouldStop = shouldStop
@@ -66,7 +66,7 @@ public struct CopyEngine: Sendable {
 
     /// R103: min(max(ncpus, 4), 16). On a small machine this still overlaps metadata latency; on a
     /// big one it stays below what hurts a shared metadata server.
-    public static func defaultStreams(ncpus: Int = Int(cqq_online_cpus())) -> Int { min(max(ncpus, 4), 16) }
+    package static func defaultStreams(ncpus: Int = Int(cqq_online_cpus())) -> Int { min(max(ncpus, 4), 16) }
 
     /// Runs `body`; a retryable failure is retried under `retry` (R105), cut short by `shouldStop`.
     func withRetries<T>(_ body: () -> Result<T, CopyFailure>) -> Result<T, CopyFailure> {
@@ -89,7 +89,7 @@ public struct CopyEngine: Sendable {
     /// Copies the tree under `source` into the existing directory `destination`, leaving out what
     /// `filter` skips, and records a manifest entry for each file and symlink created. Files are
     /// written under their final names (a fresh work dir, R103).
-    public func stageIn(from source: String, to destination: String, filter: StageFilter,
+    package func stageIn(from source: String, to destination: String, filter: StageFilter,
                         manifest: inout Manifest) -> CopyStatistics {
         var stats = CopyStatistics()
         let t0 = monotonicSeconds()
@@ -107,7 +107,7 @@ public struct CopyEngine: Sendable {
 
     /// Copies one path (file, symlink or directory tree) to `<destination dir>/<name>`, replacing what
     /// is there (included paths, R85). Manifest entries are recorded under `name/…`.
-    public func stageInPath(_ sourcePath: String, intoDirectory destination: String, name: PathBytes,
+    package func stageInPath(_ sourcePath: String, intoDirectory destination: String, name: PathBytes,
                             manifest: inout Manifest, stats: inout CopyStatistics) {
         let roots: CopyRoots
         switch CopyRoots.open(source: FileSystem.directoryName(sourcePath), followingSource: true,
@@ -143,14 +143,14 @@ public struct CopyEngine: Sendable {
     // MARK: Stage-out
 
     /// What stage-out did.
-    public struct StageOutResult: Sendable {
-        public var stats = CopyStatistics()
+    package struct StageOutResult: Sendable {
+        package var stats = CopyStatistics()
         /// Files of the manifest that the script deleted (R99), counted, not propagated.
-        public var deleted: [PathBytes] = []
+        package var deleted: [PathBytes] = []
         /// New or changed results under a top-level included name, left in the work dir (R99).
-        public var underIncludedPaths: [PathBytes] = []
+        package var underIncludedPaths: [PathBytes] = []
         /// Input-dir files renamed aside before a result took their name (R99, issue 8).
-        public var kept: [KeptFile] = []
+        package var kept: [KeptFile] = []
     }
 
     /// Copies every regular file and symlink of `workDir` that is new or changed since stage-in
@@ -158,7 +158,7 @@ public struct CopyEngine: Sendable {
     /// and checked again on its final name. `controlFiles` are skipped at the top; nothing below an
     /// `includedNames` entry is copied back. An input-dir file in the way that was not staged in, or
     /// that changed since, is first renamed aside as `<name>.qq-kept-<job id>` (`keep`), with a WARNING.
-    public func stageOut(from workDir: String, to inputDir: String, manifest: Manifest,
+    package func stageOut(from workDir: String, to inputDir: String, manifest: Manifest,
                          controlFiles: Set<PathBytes>, includedNames: Set<PathBytes>,
                          keep: StageOutKeep = StageOutKeep(jobID: "job")) -> StageOutResult {
         var result = StageOutResult()
@@ -195,7 +195,7 @@ public struct CopyEngine: Sendable {
     }
 
     /// Copies only the named top-level files (the logs when the transfer decision is no, R99).
-    public func copyTopLevelFiles(_ names: [String], from workDir: String, to inputDir: String) -> CopyStatistics {
+    package func copyTopLevelFiles(_ names: [String], from workDir: String, to inputDir: String) -> CopyStatistics {
         var stats = CopyStatistics()
         let t0 = monotonicSeconds()
         let roots: CopyRoots

@@ -3,18 +3,18 @@ import Glibc
 
 /// An input-dir file that stage-out renamed out of the way before the job's version took its name
 /// (R99, issue 8 item 7).
-public struct KeptFile: Sendable, Hashable {
-    public enum Reason: Sendable, Hashable {
+package struct KeptFile: Sendable, Hashable {
+    package enum Reason: Sendable, Hashable {
         /// It was staged in and changed in the input dir since (size or mtime differ from the manifest's source values).
         case changedSinceStageIn
         /// It was never staged in (excluded, or created in the input dir during the job).
         case notStagedIn
     }
     /// Relative to the input dir.
-    public var path: PathBytes
+    package var path: PathBytes
     /// Where the input dir's version is now, relative to the input dir.
-    public var keptAs: PathBytes
-    public var reason: Reason
+    package var keptAs: PathBytes
+    package var reason: Reason
 }
 
 /// Renames `name` in `dir` to a free `<name><suffix>` beside it (then `<name><suffix>.2`, `.3`, …),
@@ -72,14 +72,14 @@ struct KeepRule: Sendable {
 }
 
 /// What stage-out needs to keep input-dir files aside.
-public struct StageOutKeep: Sendable {
+package struct StageOutKeep: Sendable {
     /// `.qq-kept-<job id>`.
-    public var suffix: PathBytes
+    package var suffix: PathBytes
     /// Top-level names that are simply replaced: `stdout_file` and `stderr_file` (a rerun's logs
     /// replace an earlier job's, as R113 also allows).
-    public var replaceable: Set<PathBytes>
+    package var replaceable: Set<PathBytes>
 
-    public init(jobID: String, replaceable: Set<PathBytes> = []) {
+    package init(jobID: String, replaceable: Set<PathBytes> = []) {
         suffix = PathBytes(".qq-kept-\(jobID)".utf8)
         self.replaceable = replaceable
     }

@@ -2,26 +2,26 @@ import CQQSystem
 import Glibc
 
 /// What stage-in recorded about one file it created (R87).
-public struct ManifestEntry: Sendable, Hashable {
-    public var work: FileStatus
-    public var sourceSize: Int64
-    public var sourceMtimeNanos: Int64
+package struct ManifestEntry: Sendable, Hashable {
+    package var work: FileStatus
+    package var sourceSize: Int64
+    package var sourceMtimeNanos: Int64
 
-    public init(work: FileStatus, sourceSize: Int64, sourceMtimeNanos: Int64) {
+    package init(work: FileStatus, sourceSize: Int64, sourceMtimeNanos: Int64) {
         self.work = work; self.sourceSize = sourceSize; self.sourceMtimeNanos = sourceMtimeNanos
     }
 }
 
 /// Stage-in's record of the work copies, keyed by relative path (R87).
-public struct Manifest: Sendable {
-    public var entries: [PathBytes: ManifestEntry] = [:]
-    public init() {}
+package struct Manifest: Sendable {
+    package var entries: [PathBytes: ManifestEntry] = [:]
+    package init() {}
 
     /// The manifest's file in a work dir (a control file, §2).
-    public static let fileName = ".qq-run-manifest"
+    package static let fileName = ".qq-run-manifest"
 
     /// R99: a work-dir file is unchanged when device, inode, size, mtime and ctime all match.
-    public func isUnchanged(_ rel: PathBytes, _ st: FileStatus) -> Bool {
+    package func isUnchanged(_ rel: PathBytes, _ st: FileStatus) -> Bool {
         guard let e = entries[rel]?.work else { return false }
         return Manifest.matches(e, st)
     }
@@ -43,7 +43,7 @@ public struct Manifest: Sendable {
     static let magic = PathBytes("QQRUN-MANIFEST-1\n".utf8)
 
     /// The manifest as bytes.
-    public func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var out = Manifest.magic
         out.reserveCapacity(out.count + 8 + entries.count * 120)
         func put<T: FixedWidthInteger>(_ v: T) {
@@ -62,7 +62,7 @@ public struct Manifest: Sendable {
     }
 
     /// Decodes `encoded()`; nil when the bytes are not a whole, intact manifest.
-    public static func decode(_ bytes: [UInt8]) -> Manifest? {
+    package static func decode(_ bytes: [UInt8]) -> Manifest? {
         guard bytes.count >= magic.count + 16, bytes.starts(with: magic) else { return nil }
         return bytes.withUnsafeBytes { raw -> Manifest? in
             let body = raw.count - 8
@@ -95,7 +95,7 @@ public struct Manifest: Sendable {
     }
 
     /// Writes `<workDir>/.qq-run-manifest` (mode 0600) through a temporary name and a rename.
-    public func write(to workDir: String) throws(SystemError) {
+    package func write(to workDir: String) throws(SystemError) {
         let path = FileSystem.joinPath(workDir, Manifest.fileName)
         let temp = FileSystem.joinPath(workDir, ".\(Manifest.fileName).tmp-\(FileSystem.randomHex())")
         let fd: FileDescriptor
@@ -118,7 +118,7 @@ public struct Manifest: Sendable {
 
     /// Reads `<workDir>/.qq-run-manifest`. A missing file gives an empty manifest; an unreadable or
     /// corrupt one gives an empty manifest and a WARNING (every work-dir file then counts as new).
-    public static func read(from workDir: String) -> Manifest {
+    package static func read(from workDir: String) -> Manifest {
         let path = FileSystem.joinPath(workDir, fileName)
         let fd: FileDescriptor
         switch FileDescriptor.open(path, O_RDONLY | O_NOFOLLOW) {

@@ -4,19 +4,19 @@ import Synchronization
 
 extension CopyEngine {
     /// What a rescue did (R113).
-    public struct RescueResult: Sendable {
-        public var stats = CopyStatistics()
+    package struct RescueResult: Sendable {
+        package var stats = CopyStatistics()
         /// Results not copied: the budget ran out, or the copy failed.
-        public var notCopied: [PathBytes] = []
+        package var notCopied: [PathBytes] = []
         /// Results written next to an existing input file as `<name>.rescued`.
-        public var renamed: [PathBytes] = []
+        package var renamed: [PathBytes] = []
     }
 
     /// Copies the new and changed results of `workDir` (R99's rules) into `inputDir`, smallest first,
     /// starting no file after `deadline − 0.5 s` (monotonic seconds) and abandoning one still in
     /// flight then. A rescue never replaces an existing file of the input dir: such a result is
     /// written next to it as `<name>.rescued`.
-    public func rescue(from workDir: String, to inputDir: String, manifest: Manifest, controlFiles: Set<PathBytes>,
+    package func rescue(from workDir: String, to inputDir: String, manifest: Manifest, controlFiles: Set<PathBytes>,
                        includedNames: Set<PathBytes>, skipTopLevel: Set<PathBytes>, deadline: Double) -> RescueResult {
         var result = RescueResult()
         let t0 = monotonicSeconds()

@@ -1,21 +1,21 @@
 import Glibc
 
 /// What stage-in leaves out (R85, R86). Paths are relative to the input dir, as bytes.
-public struct StageFilter: Sendable {
+package struct StageFilter: Sendable {
     /// Exact names skipped at the top level only (info file, logs, control files, batch output files).
-    public var topLevelNames: Set<PathBytes> = []
+    package var topLevelNames: Set<PathBytes> = []
     /// Name prefixes skipped at the top level (`.<info name>.tmp-`, `.<info name>.replaced-`).
-    public var topLevelPrefixes: [PathBytes] = []
+    package var topLevelPrefixes: [PathBytes] = []
     /// Exclude entries (R86): one list of components per entry; a single component matches at any depth.
-    public var excludes: [[PathBytes]] = []
+    package var excludes: [[PathBytes]] = []
     /// Exact relative paths skipped (the batch system's own output files of this job).
-    public var exactPaths: Set<[PathBytes]> = []
+    package var exactPaths: Set<[PathBytes]> = []
 
-    public init() {}
+    package init() {}
 
     /// Adds an exclude entry as the user wrote it, relative to the input dir (already made relative).
     /// `anchored` entries match only their own path, and literally (no globs).
-    public mutating func addExclude(_ relative: String, anchored: Bool = false) {
+    package mutating func addExclude(_ relative: String, anchored: Bool = false) {
         if anchored {
             exactPaths.insert(relative.split(separator: "/").map { PathBytes($0.utf8) })
             return
@@ -28,7 +28,7 @@ public struct StageFilter: Sendable {
     }
 
     /// True when the entry `components` (relative path, split) is skipped.
-    public func skips(_ components: [PathBytes]) -> Bool {
+    package func skips(_ components: [PathBytes]) -> Bool {
         guard let name = components.last else { return false }
         return skips(parents: components.dropLast(), name: name)
     }

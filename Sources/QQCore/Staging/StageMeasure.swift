@@ -4,23 +4,23 @@ import Glibc
 /// What a stage-in would create on the work dir's file system, counted by a walk that copies
 /// nothing (issue 8, item 13: the pre-flight check). It leaves out what the stage-in leaves out
 /// (the same `StageFilter`) and counts the included paths as the stage-in copies them.
-public struct StageInNeed: Sendable, Equatable {
+package struct StageInNeed: Sendable, Equatable {
     /// Regular files and symlinks.
-    public var files = 0
-    public var directories = 0
+    package var files = 0
+    package var directories = 0
     /// Content bytes, each regular file rounded up to the destination's block size, plus one
     /// block per directory.
-    public var bytes: Int64 = 0
+    package var bytes: Int64 = 0
     /// The walk's wall time.
-    public var seconds = 0.0
-    public var inodes: Int { files + directories }
+    package var seconds = 0.0
+    package var inodes: Int { files + directories }
 
-    public init() {}
+    package init() {}
 
     /// Walks `source` (and each of `included`) with lstat only. `blockSize` is the destination file
     /// system's fragment size (statvfs f_frsize). Unreadable entries are skipped: the stage-in
     /// reports them itself. `shouldStop` ends the walk early (a terminating signal).
-    public static func measure(from source: String, filter: StageFilter, included: [String] = [], blockSize: Int64,
+    package static func measure(from source: String, filter: StageFilter, included: [String] = [], blockSize: Int64,
                                shouldStop: () -> Bool = { false }) -> StageInNeed {
         let t0 = monotonicSeconds()
         var need = StageInNeed()

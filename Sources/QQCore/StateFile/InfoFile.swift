@@ -6,23 +6,23 @@ import Glibc
 /// A file that is not a valid state file (R36). The description is the user-facing message:
 /// `Invalid qq info file '/users/jdoe/sim/run.qqinfo' (line 7): expected an integer for 'job_exit_code'.`
 /// or `Invalid qq info file '/users/jdoe/sim/run.qqinfo': missing required field 'job_id'.`
-public struct InfoFileError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var path: String
-    public var line: Int?
+package struct InfoFileError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var path: String
+    package var line: Int?
     /// What was expected, e.g. `expected an integer for 'job_exit_code'`.
-    public var message: String
-    public init(path: String, line: Int?, message: String) { self.path = path; self.line = line; self.message = message }
-    public var description: String {
+    package var message: String
+    package init(path: String, line: Int?, message: String) { self.path = path; self.line = line; self.message = message }
+    package var description: String {
         if let line { return "Invalid qq info file '\(path)' (line \(line)): \(message)." }
         return "Invalid qq info file '\(path)': \(message)."
     }
 }
 
 /// Why loading a state file failed: it could not be read, or it is not valid.
-public enum InfoFileLoadError: Error, Sendable, Hashable, CustomStringConvertible {
+package enum InfoFileLoadError: Error, Sendable, Hashable, CustomStringConvertible {
     case unreadable(SystemError)
     case invalid(InfoFileError)
-    public var description: String {
+    package var description: String {
         switch self {
         case .unreadable(let e): return e.description
         case .invalid(let e): return e.description
@@ -30,32 +30,32 @@ public enum InfoFileLoadError: Error, Sendable, Hashable, CustomStringConvertibl
     }
 }
 
-public enum InfoFileCodec {
+package enum InfoFileCodec {
     /// Parses the text of a state file (R34–R36). `path` is only used in error messages.
-    public static func decode(_ text: String, path: String) throws(InfoFileError) -> InfoRecord {
+    package static func decode(_ text: String, path: String) throws(InfoFileError) -> InfoRecord {
         try decodeInfo(bytes: Array(text.utf8), path: path)
     }
 
     /// Serialises a record in qq's field order with every string quoted (R29–R33),
     /// ending in `\n\n`.
-    public static func encode(_ record: InfoRecord) -> String {
+    package static func encode(_ record: InfoRecord) -> String {
         encodeInfo(record)
     }
 
-    public static func decodeMarker(_ text: String, path: String) throws(InfoFileError) -> WorkDirMarker {
+    package static func decodeMarker(_ text: String, path: String) throws(InfoFileError) -> WorkDirMarker {
         try decodeMarker(bytes: Array(text.utf8), path: path)
     }
 
-    public static func encodeMarker(_ marker: WorkDirMarker) -> String {
+    package static func encodeMarker(_ marker: WorkDirMarker) -> String {
         encodeMarkerText(marker)
     }
 }
 
 /// File-level operations on state files and markers.
-public enum InfoFile {
+package enum InfoFile {
     /// Reads and decodes `path`. A file that fails to parse is re-read up to `tornReadRetries`
     /// times, `retryDelay` seconds apart (R37: 3 × 200 ms), before it is reported invalid.
-    public static func load(path: String, tornReadRetries: Int = 3, retryDelay: Double = 0.2)
+    package static func load(path: String, tornReadRetries: Int = 3, retryDelay: Double = 0.2)
         throws(InfoFileLoadError) -> InfoRecord {
         var attempt = 0
         var previous: [UInt8]? = nil
@@ -79,7 +79,7 @@ public enum InfoFile {
     /// Writes `text` to `path` atomically (R38): temp file `.<name>.tmp-<pid>-<random>` in the same
     /// directory, fsync, permission bits of the file it replaces (or `modeIfNew` & ~umask when there
     /// is none), rename, fsync of the directory; the temp file is removed on any failure.
-    public static func writeAtomically(_ text: String, to path: String, modeIfNew: mode_t = 0o666)
+    package static func writeAtomically(_ text: String, to path: String, modeIfNew: mode_t = 0o666)
         throws(SystemError) {
         var st = stat()
         let mode = stat(path, &st) == 0 ? st.st_mode & 0o777 : modeIfNew & ~FileSystem.umask & 0o777
@@ -94,7 +94,7 @@ public enum InfoFile {
 
     /// Creates `path` only if the name is free (R40: temp file + `link()`); returns false when the
     /// name is taken (EEXIST), throws on other errors.
-    public static func claim(_ text: String, at path: String) throws(SystemError) -> Bool {
+    package static func claim(_ text: String, at path: String) throws(SystemError) -> Bool {
         let mode = 0o666 & ~FileSystem.umask
         let tmp = try InfoFileIO.createTemp(Array(text.utf8), for: path, mode: mode)
         defer { unlink(tmp) }
@@ -108,7 +108,7 @@ public enum InfoFile {
 
     /// Replaces a dead job's file (R40): rename the old file to `.<name>.replaced-<pid>`, claim the
     /// name with `link()`, delete the renamed file. Returns false if another process won a race.
-    public static func replaceDead(_ text: String, at path: String) throws(SystemError) -> Bool {
+    package static func replaceDead(_ text: String, at path: String) throws(SystemError) -> Bool {
         // The new file gets new-file permissions: the old one may carry qq kill's lock (R44).
         let mode = 0o666 & ~FileSystem.umask
         let tmp = try InfoFileIO.createTemp(Array(text.utf8), for: path, mode: mode)
@@ -136,26 +136,26 @@ public enum InfoFile {
     }
 
     /// Reads a work-dir marker with `O_NOFOLLOW` (R45, R134).
-    public static func loadMarker(path: String) throws(InfoFileLoadError) -> WorkDirMarker {
+    package static func loadMarker(path: String) throws(InfoFileLoadError) -> WorkDirMarker {
         let bytes: [UInt8]
         do { bytes = try FileSystem.readBytes(path, flags: O_NOFOLLOW) } catch { throw .unreadable(error) }
         do { return try InfoFileCodec.decodeMarker(bytes: bytes, path: path) } catch { throw .invalid(error) }
     }
 
     /// Encodes `record` and writes it atomically (R38). The R39 reload-check is the caller's.
-    public static func writeRecord(_ record: InfoRecord, to path: String) throws(SystemError) {
+    package static func writeRecord(_ record: InfoRecord, to path: String) throws(SystemError) {
         try writeAtomically(InfoFileCodec.encode(record), to: path)
     }
 
     /// Encodes `marker` and writes it atomically with mode 0600 for a new file (R45).
-    public static func writeMarker(_ marker: WorkDirMarker, to path: String) throws(SystemError) {
+    package static func writeMarker(_ marker: WorkDirMarker, to path: String) throws(SystemError) {
         try writeAtomically(InfoFileCodec.encodeMarker(marker), to: path, modeIfNew: 0o600)
     }
 }
 
 extension InfoFileCodec {
     /// Parses state-file bytes (invalid UTF-8 is read as U+FFFD). `path` is only for messages.
-    public static func decode(bytes: [UInt8], path: String) throws(InfoFileError) -> InfoRecord {
+    package static func decode(bytes: [UInt8], path: String) throws(InfoFileError) -> InfoRecord {
         try decodeInfo(bytes: bytes, path: path)
     }
 }

@@ -3,30 +3,30 @@
 /// The codec (`InfoFileCodec`) turns text into this and back; nothing here does I/O.
 
 /// Batch systems named in state files (§5.1). The raw value is the exact, case-sensitive name.
-public enum BatchSystemName: String, Sendable, CaseIterable {
+package enum BatchSystemName: String, Sendable, CaseIterable {
     case pbs = "PBS"
     case slurm = "Slurm"
     case slurmIT4I = "SlurmIT4I"
     case slurmLumi = "SlurmLumi"
     case local = "Local"
 
-    public var isSlurmFamily: Bool { self == .slurm || self == .slurmIT4I || self == .slurmLumi }
+    package var isSlurmFamily: Bool { self == .slurm || self == .slurmIT4I || self == .slurmLumi }
 }
 
 /// The state written in the file: the "naive" state (R20). Unrecognised text reads as `unknown`.
-public enum NaiveState: String, Sendable, CaseIterable {
+package enum NaiveState: String, Sendable, CaseIterable {
     case queued, running, finished, failed, killed, unknown
 
     /// Lowercase match; empty or unrecognised text is `unknown` (field 11).
-    public init(reading text: String) { self = NaiveState(rawValue: text.lowercased()) ?? .unknown }
+    package init(reading text: String) { self = NaiveState(rawValue: text.lowercased()) ?? .unknown }
 }
 
 /// `job_type`, read case-insensitively (field 8). Unknown text is kept as it is.
-public enum JobType: Sendable, Hashable {
+package enum JobType: Sendable, Hashable {
     case standard, loop, continuous
     case other(String)
 
-    public init(reading text: String) {
+    package init(reading text: String) {
         switch text.lowercased() {
         case "standard": self = .standard
         case "loop": self = .loop
@@ -35,7 +35,7 @@ public enum JobType: Sendable, Hashable {
         }
     }
 
-    public var text: String {
+    package var text: String {
         switch self {
         case .standard: return "standard"
         case .loop: return "loop"
@@ -46,36 +46,36 @@ public enum JobType: Sendable, Hashable {
 }
 
 /// What qq-run is doing (extension field `phase`).
-public enum Phase: String, Sendable, CaseIterable {
+package enum Phase: String, Sendable, CaseIterable {
     case setup, stageIn = "stage_in", running, stageOut = "stage_out", rescue, done
 }
 
 /// Why a job was killed (extension field `kill_reason`, R112).
-public enum KillReason: String, Sendable, CaseIterable {
+package enum KillReason: String, Sendable, CaseIterable {
     case cancelled, timeout, preempted, signal, lost
 }
 
 /// The `resources` mapping (R21). Only these keys exist; each is optional.
-public struct Resources: Sendable, Hashable {
-    public var nnodes: Int?
-    public var ncpus: Int?
-    public var ncpusPerNode: Int?
-    public var mem: Size?
-    public var memPerNode: Size?
-    public var memPerCPU: Size?
-    public var ngpus: Int?
-    public var ngpusPerNode: Int?
+package struct Resources: Sendable, Hashable {
+    package var nnodes: Int?
+    package var ncpus: Int?
+    package var ncpusPerNode: Int?
+    package var mem: Size?
+    package var memPerNode: Size?
+    package var memPerCPU: Size?
+    package var ngpus: Int?
+    package var ngpusPerNode: Int?
     /// `H:MM:SS`, as written (hours unbounded).
-    public var walltime: String?
+    package var walltime: String?
     /// The work-dir *type* (`scratch`, `flash`, `input_dir`, `job_dir`, `scratch_local`, …).
-    public var workDir: String?
-    public var workSize: Size?
-    public var workSizePerNode: Size?
-    public var workSizePerCPU: Size?
+    package var workDir: String?
+    package var workSize: Size?
+    package var workSizePerNode: Size?
+    package var workSizePerCPU: Size?
     /// `props`, in file order: key → value (`'true'`, `'false'` or a value).
-    public var props: [KeyValue]
+    package var props: [KeyValue]
 
-    public init(nnodes: Int? = nil, ncpus: Int? = nil, ncpusPerNode: Int? = nil, mem: Size? = nil,
+    package init(nnodes: Int? = nil, ncpus: Int? = nil, ncpusPerNode: Int? = nil, mem: Size? = nil,
                 memPerNode: Size? = nil, memPerCPU: Size? = nil, ngpus: Int? = nil, ngpusPerNode: Int? = nil,
                 walltime: String? = nil, workDir: String? = nil, workSize: Size? = nil,
                 workSizePerNode: Size? = nil, workSizePerCPU: Size? = nil, props: [KeyValue] = []) {
@@ -87,29 +87,29 @@ public struct Resources: Sendable, Hashable {
     }
 
     /// R25: a job uses scratch unless its work-dir type, normalised, is `inputdir` or `jobdir`.
-    public var usesScratch: Bool {
+    package var usesScratch: Bool {
         guard let t = workDir else { return true }
         let n = t.lowercased().filter { $0 != "-" && $0 != "_" }
         return n != "inputdir" && n != "jobdir"
     }
 }
 
-public struct KeyValue: Sendable, Hashable {
-    public var key: String
-    public var value: String
-    public init(_ key: String, _ value: String) { self.key = key; self.value = value }
+package struct KeyValue: Sendable, Hashable {
+    package var key: String
+    package var value: String
+    package init(_ key: String, _ value: String) { self.key = key; self.value = value }
 }
 
 /// `loop_info` (§4.4), copied through unchanged.
-public struct LoopInfo: Sendable, Hashable {
-    public var start: Int
-    public var end: Int
-    public var archive: String?
-    public var archiveFormat: String?
-    public var current: Int?
-    public var archiveMode: [String]
+package struct LoopInfo: Sendable, Hashable {
+    package var start: Int
+    package var end: Int
+    package var archive: String?
+    package var archiveFormat: String?
+    package var current: Int?
+    package var archiveMode: [String]
 
-    public init(start: Int, end: Int, archive: String? = nil, archiveFormat: String? = nil,
+    package init(start: Int, end: Int, archive: String? = nil, archiveFormat: String? = nil,
                 current: Int? = nil, archiveMode: [String] = []) {
         self.start = start; self.end = end; self.archive = archive; self.archiveFormat = archiveFormat
         self.current = current; self.archiveMode = archiveMode
@@ -117,34 +117,34 @@ public struct LoopInfo: Sendable, Hashable {
 }
 
 /// `stage_in` (R27).
-public struct StageInStats: Sendable, Hashable {
-    public var files: Int
-    public var bytes: Int64
-    public var seconds: Double
-    public init(files: Int, bytes: Int64, seconds: Double) { self.files = files; self.bytes = bytes; self.seconds = seconds }
+package struct StageInStats: Sendable, Hashable {
+    package var files: Int
+    package var bytes: Int64
+    package var seconds: Double
+    package init(files: Int, bytes: Int64, seconds: Double) { self.files = files; self.bytes = bytes; self.seconds = seconds }
 }
 
 /// `stage_out.mode`.
-public enum StageOutMode: String, Sendable, CaseIterable {
+package enum StageOutMode: String, Sendable, CaseIterable {
     case transfer, logsOnly = "logs_only", rescue
 }
 
 /// `stage_out` (R27): mode, files, bytes, seconds; then the counters, each omitted when 0 or empty.
-public struct StageOutStats: Sendable, Hashable {
-    public var mode: StageOutMode
-    public var files: Int
-    public var bytes: Int64
-    public var seconds: Double
-    public var errors: Int
-    public var deleted: Int
+package struct StageOutStats: Sendable, Hashable {
+    package var mode: StageOutMode
+    package var files: Int
+    package var bytes: Int64
+    package var seconds: Double
+    package var errors: Int
+    package var deleted: Int
     /// Input-dir files renamed aside as `<name>.qq-kept-<job id>` before a result took their name
     /// (qq-run extension, R99 as changed by issue 8).
-    public var kept: Int
-    public var notCopied: Int
+    package var kept: Int
+    package var notCopied: Int
     /// Up to 20 relative paths (all are in `<work_dir>/.qq-run-not-copied`).
-    public var notCopiedPaths: [String]
+    package var notCopiedPaths: [String]
 
-    public init(mode: StageOutMode, files: Int = 0, bytes: Int64 = 0, seconds: Double = 0, errors: Int = 0,
+    package init(mode: StageOutMode, files: Int = 0, bytes: Int64 = 0, seconds: Double = 0, errors: Int = 0,
                 deleted: Int = 0, kept: Int = 0, notCopied: Int = 0, notCopiedPaths: [String] = []) {
         self.mode = mode; self.files = files; self.bytes = bytes; self.seconds = seconds; self.errors = errors
         self.deleted = deleted; self.kept = kept; self.notCopied = notCopied; self.notCopiedPaths = notCopiedPaths
@@ -152,81 +152,81 @@ public struct StageOutStats: Sendable, Hashable {
 }
 
 /// `usage` (R96): the script's process tree.
-public struct Usage: Sendable, Hashable {
+package struct Usage: Sendable, Hashable {
     /// Largest single process's peak RSS, kB.
-    public var maxRSS: Int64
-    public var userCPU: Double
-    public var sysCPU: Double
-    public init(maxRSS: Int64, userCPU: Double, sysCPU: Double) { self.maxRSS = maxRSS; self.userCPU = userCPU; self.sysCPU = sysCPU }
+    package var maxRSS: Int64
+    package var userCPU: Double
+    package var sysCPU: Double
+    package init(maxRSS: Int64, userCPU: Double, sysCPU: Double) { self.maxRSS = maxRSS; self.userCPU = userCPU; self.sysCPU = sysCPU }
 }
 
 /// An unknown top-level key: its key and the exact text of its lines (key line included),
 /// written back verbatim after the known fields (R29, R35).
-public struct RawEntry: Sendable, Hashable {
-    public var key: String
-    public var text: String
-    public init(key: String, text: String) { self.key = key; self.text = text }
+package struct RawEntry: Sendable, Hashable {
+    package var key: String
+    package var text: String
+    package init(key: String, text: String) { self.key = key; self.text = text }
 }
 
 /// One job's state file.
-public struct InfoRecord: Sendable, Hashable {
+package struct InfoRecord: Sendable, Hashable {
     // §4.2, in table order.
-    public var batchSystem: BatchSystemName
-    public var qqVersion: String
-    public var username: String
-    public var jobID: String
-    public var jobName: String
-    public var scriptName: String
-    public var queue: String
-    public var jobType: JobType
-    public var inputMachine: String
-    public var inputDir: String
-    public var jobState: NaiveState
-    public var submissionTime: Timestamp
-    public var stdoutFile: String
-    public var stderrFile: String
-    public var resources: Resources
-    public var excludedFiles: [String]
-    public var includedFiles: [String]
+    package var batchSystem: BatchSystemName
+    package var qqVersion: String
+    package var username: String
+    package var jobID: String
+    package var jobName: String
+    package var scriptName: String
+    package var queue: String
+    package var jobType: JobType
+    package var inputMachine: String
+    package var inputDir: String
+    package var jobState: NaiveState
+    package var submissionTime: Timestamp
+    package var stdoutFile: String
+    package var stderrFile: String
+    package var resources: Resources
+    package var excludedFiles: [String]
+    package var includedFiles: [String]
     /// nil when absent (then `[success]` applies, R98); qq-run always writes it in plain mode.
-    public var transferMode: [String]?
-    public var depend: [String]
-    public var loopInfo: LoopInfo?
-    public var account: String?
-    public var server: String?
-    public var interpreter: String?
-    public var startTime: Timestamp?
-    public var mainNode: String?
-    public var allNodes: [String]
-    public var workDir: String?
-    public var completionTime: Timestamp?
-    public var jobExitCode: Int?
+    package var transferMode: [String]?
+    package var depend: [String]
+    package var loopInfo: LoopInfo?
+    package var account: String?
+    package var server: String?
+    package var interpreter: String?
+    package var startTime: Timestamp?
+    package var mainNode: String?
+    package var allNodes: [String]
+    package var workDir: String?
+    package var completionTime: Timestamp?
+    package var jobExitCode: Int?
 
     // §4.5 extension fields, in table order.
-    public var runner: String?
-    public var runnerPID: Int?
-    public var cluster: String?
-    public var pidNamespace: String?
-    public var phase: Phase?
-    public var heartbeat: Timestamp?
-    public var heartbeatInterval: Int?
-    public var restarts: Int?
-    public var arrayJobID: String?
-    public var arrayTaskID: String?
-    public var killReason: KillReason?
-    public var scriptExitCode: Int?
-    public var error: String?
-    public var signals: [String]
-    public var stageIn: StageInStats?
-    public var stageOut: StageOutStats?
-    public var usage: Usage?
-    public var synchronized: Bool?
-    public var wiped: Timestamp?
+    package var runner: String?
+    package var runnerPID: Int?
+    package var cluster: String?
+    package var pidNamespace: String?
+    package var phase: Phase?
+    package var heartbeat: Timestamp?
+    package var heartbeatInterval: Int?
+    package var restarts: Int?
+    package var arrayJobID: String?
+    package var arrayTaskID: String?
+    package var killReason: KillReason?
+    package var scriptExitCode: Int?
+    package var error: String?
+    package var signals: [String]
+    package var stageIn: StageInStats?
+    package var stageOut: StageOutStats?
+    package var usage: Usage?
+    package var synchronized: Bool?
+    package var wiped: Timestamp?
 
     /// Unknown top-level keys, in their original order.
-    public var unknownEntries: [RawEntry]
+    package var unknownEntries: [RawEntry]
 
-    public init(batchSystem: BatchSystemName, qqVersion: String, username: String, jobID: String,
+    package init(batchSystem: BatchSystemName, qqVersion: String, username: String, jobID: String,
                 jobName: String, scriptName: String, queue: String, jobType: JobType = .standard,
                 inputMachine: String, inputDir: String, jobState: NaiveState, submissionTime: Timestamp,
                 stdoutFile: String, stderrFile: String, resources: Resources = Resources()) {
@@ -245,25 +245,25 @@ public struct InfoRecord: Sendable, Hashable {
     }
 
     /// R25.
-    public var usesScratch: Bool { resources.usesScratch }
+    package var usesScratch: Bool { resources.usesScratch }
 
     /// The effective transfer policy tokens (`[success]` when absent).
-    public var effectiveTransferMode: [String] { transferMode ?? ["success"] }
+    package var effectiveTransferMode: [String] { transferMode ?? ["success"] }
 }
 
 /// The work-dir marker `.qq-run-marker` (R45).
-public struct WorkDirMarker: Sendable, Hashable {
-    public var jobID: String
-    public var infoFile: String
-    public var inputDir: String
-    public var batchSystem: BatchSystemName
-    public var cluster: String?
-    public var pidNamespace: String?
-    public var mainNode: String
-    public var created: Timestamp
-    public var runner: String
+package struct WorkDirMarker: Sendable, Hashable {
+    package var jobID: String
+    package var infoFile: String
+    package var inputDir: String
+    package var batchSystem: BatchSystemName
+    package var cluster: String?
+    package var pidNamespace: String?
+    package var mainNode: String
+    package var created: Timestamp
+    package var runner: String
 
-    public init(jobID: String, infoFile: String, inputDir: String, batchSystem: BatchSystemName,
+    package init(jobID: String, infoFile: String, inputDir: String, batchSystem: BatchSystemName,
                 cluster: String? = nil, pidNamespace: String? = nil, mainNode: String, created: Timestamp,
                 runner: String) {
         self.jobID = jobID; self.infoFile = infoFile; self.inputDir = inputDir; self.batchSystem = batchSystem
@@ -273,8 +273,8 @@ public struct WorkDirMarker: Sendable, Hashable {
 }
 
 /// R8: two job ids denote the same job when the parts before their first `.` are equal.
-public func shortJobID(_ id: String) -> Substring {
+package func shortJobID(_ id: String) -> Substring {
     id.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).first ?? Substring(id)
 }
 
-public func sameJob(_ a: String, _ b: String) -> Bool { shortJobID(a) == shortJobID(b) }
+package func sameJob(_ a: String, _ b: String) -> Bool { shortJobID(a) == shortJobID(b) }

@@ -4,7 +4,7 @@ import Glibc
 /// The path of `name` as the shell would find it on `path` (a `PATH` value): the first entry
 /// holding a regular file (symlinks followed) that this user may execute. A name with a `/` is
 /// checked as it is. Empty `PATH` entries mean the current directory, as in POSIX.
-public func findExecutable(_ name: String, path: String?) -> String? {
+package func findExecutable(_ name: String, path: String?) -> String? {
     guard !name.isEmpty else { return nil }
     if name.contains("/") { return isExecutableFile(name) ? name : nil }
     guard let path else { return nil }
@@ -22,34 +22,34 @@ func isExecutableFile(_ path: String) -> Bool {
 }
 
 /// How one helper command ended (R57).
-public struct CommandResult: Sendable, Hashable {
+package struct CommandResult: Sendable, Hashable {
     /// The program as it was named (`scontrol`), for messages.
-    public var program: String
+    package var program: String
     /// Exit code when the command exited normally.
-    public var exitStatus: Int32?
+    package var exitStatus: Int32?
     /// Terminating signal when it was killed (also set after a timeout's SIGKILL).
-    public var signal: Int32?
-    public var timedOut: Bool
+    package var signal: Int32?
+    package var timedOut: Bool
     /// errno of a failed spawn; `ENOENT` when the program is not on `PATH`.
-    public var spawnError: Int32?
-    public var stdout: String
-    public var stderr: String
+    package var spawnError: Int32?
+    package var stdout: String
+    package var stderr: String
 
-    public init(program: String, exitStatus: Int32? = nil, signal: Int32? = nil, timedOut: Bool = false,
+    package init(program: String, exitStatus: Int32? = nil, signal: Int32? = nil, timedOut: Bool = false,
                 spawnError: Int32? = nil, stdout: String = "", stderr: String = "") {
         self.program = program; self.exitStatus = exitStatus; self.signal = signal; self.timedOut = timedOut
         self.spawnError = spawnError; self.stdout = stdout; self.stderr = stderr
     }
 
-    public var succeeded: Bool { exitStatus == 0 && !timedOut && spawnError == nil }
+    package var succeeded: Bool { exitStatus == 0 && !timedOut && spawnError == nil }
 
     /// stdout followed by stderr, for "does the output contain …" checks.
-    public var combinedOutput: String { stderr.isEmpty ? stdout : stdout + "\n" + stderr }
+    package var combinedOutput: String { stderr.isEmpty ? stdout : stdout + "\n" + stderr }
 
     /// Why the command did not succeed, in words a user can act on:
     /// `'scontrol' not found on PATH`, `'squeue' timed out after 10 s`,
     /// `'qstat' exited with code 1: <first line of stderr>`.
-    public func failureDescription(timeout: Double? = nil) -> String {
+    package func failureDescription(timeout: Double? = nil) -> String {
         if let e = spawnError {
             if e == ENOENT { return "'\(program)' not found on PATH" }
             return "cannot run '\(program)': \(String(cString: strerror(e)))"
@@ -81,23 +81,23 @@ func formatTimeoutSeconds(_ s: Double) -> String {
 
 /// Runs helper commands (scontrol, squeue, sacct, qstat) as R57 and R3 require: by argv, never
 /// through a shell, stdin from /dev/null, stdout and stderr captured, killed after a timeout.
-public struct CommandRunner: Sendable {
+package struct CommandRunner: Sendable {
     /// The environment the child gets; `PATH` from it locates the program.
-    public var environment: Environment
+    package var environment: Environment
     /// Seconds before the command is killed (`Settings.batchTimeout` for batch queries).
-    public var timeout: Double
-    public var reaping: any ChildReaping
+    package var timeout: Double
+    package var reaping: any ChildReaping
     /// Captured output beyond this many bytes per stream is dropped (a runaway command must not
     /// exhaust memory); reading continues so the child is never blocked on a full pipe.
-    public var outputLimit: Int = 64 << 20
+    package var outputLimit: Int = 64 << 20
 
-    public init(environment: Environment, timeout: Double, reaping: any ChildReaping = DirectReaping()) {
+    package init(environment: Environment, timeout: Double, reaping: any ChildReaping = DirectReaping()) {
         self.environment = environment
         self.timeout = timeout
         self.reaping = reaping
     }
 
-    public func run(_ argv: [String]) -> CommandResult {
+    package func run(_ argv: [String]) -> CommandResult {
         guard let program = argv.first else { return CommandResult(program: "", spawnError: EINVAL) }
         guard let executable = findExecutable(program, path: environment["PATH"]) else {
             return CommandResult(program: program, spawnError: ENOENT)

@@ -2,18 +2,18 @@ import Glibc
 
 /// A snapshot of environment variables. Passed explicitly so tests can run the logic with a
 /// made-up environment and so the script's environment (R91) is built from a value, not from globals.
-public struct Environment: Sendable, Hashable {
-    public var values: [String: String]
+package struct Environment: Sendable, Hashable {
+    package var values: [String: String]
     /// Names in their original order, so the script sees the environment in a stable order.
-    public private(set) var order: [String]
+    package private(set) var order: [String]
 
-    public init(_ values: [String: String] = [:]) {
+    package init(_ values: [String: String] = [:]) {
         self.values = values
         self.order = values.keys.sorted()
     }
 
     /// The environment of this process.
-    public static func current() -> Environment {
+    package static func current() -> Environment {
         var env = Environment()
         var p = environ
         while let entry = p.pointee {
@@ -28,7 +28,7 @@ public struct Environment: Sendable, Hashable {
         return env
     }
 
-    public subscript(name: String) -> String? {
+    package subscript(name: String) -> String? {
         get { values[name] }
         set {
             if newValue != nil, values[name] == nil { order.append(name) }
@@ -38,11 +38,11 @@ public struct Environment: Sendable, Hashable {
     }
 
     /// The value when it is set and non-empty.
-    public func nonEmpty(_ name: String) -> String? {
+    package func nonEmpty(_ name: String) -> String? {
         guard let v = values[name], !v.isEmpty else { return nil }
         return v
     }
 
     /// `NAME=value` strings in order, for `posix_spawn`.
-    public var entries: [String] { order.compactMap { k in values[k].map { "\(k)=\($0)" } } }
+    package var entries: [String] { order.compactMap { k in values[k].map { "\(k)=\($0)" } } }
 }

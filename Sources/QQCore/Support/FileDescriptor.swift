@@ -211,15 +211,15 @@ enum DirectoryReader {
 
 /// The one writer to stderr (log lines, usage errors of the tools): whole messages, through short
 /// writes and interruptions; a failure is dropped, as there is nowhere left to report it.
-public enum StandardError {
-    public static func write(_ text: String) {
+package enum StandardError {
+    package static func write(_ text: String) {
         _ = Array(text.utf8).withUnsafeBytes { writeAllBytes(STDERR_FILENO, $0) }
     }
 }
 
 /// The tools' output (panels, tables, JSON), written the same way.
-public enum StandardOutput {
-    public static func write(_ text: String) {
+package enum StandardOutput {
+    package static func write(_ text: String) {
         _ = Array(text.utf8).withUnsafeBytes { writeAllBytes(STDOUT_FILENO, $0) }
     }
 }

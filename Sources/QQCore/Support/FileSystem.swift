@@ -2,11 +2,11 @@ import CQQSystem
 import Glibc
 
 /// Paths on the copy and delete paths are bytes (R12a); this is their type.
-public typealias PathBytes = [UInt8]
+package typealias PathBytes = [UInt8]
 
 extension Array where Element == UInt8 {
     /// Shown as text: invalid UTF-8 bytes become `\xNN` (R12a). Never used to open a file.
-    public var displayText: String {
+    package var displayText: String {
         var out = ""
         var i = 0
         while i < count {
@@ -28,59 +28,59 @@ extension Array where Element == UInt8 {
 }
 
 /// The file metadata the engine compares (R87, R103).
-public struct FileStatus: Sendable, Hashable {
-    public var device: UInt64
-    public var inode: UInt64
-    public var mode: UInt32
-    public var uid: UInt32
-    public var size: Int64
-    public var mtimeSeconds: Int64
-    public var mtimeNanos: Int64
-    public var ctimeSeconds: Int64
-    public var ctimeNanos: Int64
+package struct FileStatus: Sendable, Hashable {
+    package var device: UInt64
+    package var inode: UInt64
+    package var mode: UInt32
+    package var uid: UInt32
+    package var size: Int64
+    package var mtimeSeconds: Int64
+    package var mtimeNanos: Int64
+    package var ctimeSeconds: Int64
+    package var ctimeNanos: Int64
 
     init(_ s: cqq_stat) {
         device = s.dev; inode = s.ino; mode = s.mode; uid = s.uid; size = s.size
         mtimeSeconds = s.mtime_sec; mtimeNanos = s.mtime_nsec; ctimeSeconds = s.ctime_sec; ctimeNanos = s.ctime_nsec
     }
 
-    public var fileType: UInt32 { mode & UInt32(S_IFMT) }
-    public var isDirectory: Bool { fileType == UInt32(S_IFDIR) }
-    public var isRegular: Bool { fileType == UInt32(S_IFREG) }
-    public var isSymlink: Bool { fileType == UInt32(S_IFLNK) }
-    public var permissionBits: UInt32 { mode & 0o7777 }
-    public var mtimeTotalNanos: Int64 { mtimeSeconds &* 1_000_000_000 &+ mtimeNanos }
+    package var fileType: UInt32 { mode & UInt32(S_IFMT) }
+    package var isDirectory: Bool { fileType == UInt32(S_IFDIR) }
+    package var isRegular: Bool { fileType == UInt32(S_IFREG) }
+    package var isSymlink: Bool { fileType == UInt32(S_IFLNK) }
+    package var permissionBits: UInt32 { mode & 0o7777 }
+    package var mtimeTotalNanos: Int64 { mtimeSeconds &* 1_000_000_000 &+ mtimeNanos }
     /// What a file *is*, whatever path reached it: symlinks and `..` cannot disguise it.
-    public var identity: FileIdentity { FileIdentity(device: device, inode: inode) }
+    package var identity: FileIdentity { FileIdentity(device: device, inode: inode) }
 }
 
 /// Device and inode: two paths name the same file exactly when these are equal.
-public struct FileIdentity: Sendable, Hashable {
-    public var device: UInt64
-    public var inode: UInt64
+package struct FileIdentity: Sendable, Hashable {
+    package var device: UInt64
+    package var inode: UInt64
 }
 
-public enum FileSystem {
+package enum FileSystem {
     /// `fstatat` relative to a directory descriptor, never following a final symlink.
-    public static func lstat(at dirFD: Int32, _ name: UnsafePointer<CChar>) -> FileStatus? {
+    package static func lstat(at dirFD: Int32, _ name: UnsafePointer<CChar>) -> FileStatus? {
         var s = cqq_stat()
         return cqq_fstatat(dirFD, name, AT_SYMLINK_NOFOLLOW, &s) == 0 ? FileStatus(s) : nil
     }
 
-    public static func lstat(_ path: String) -> FileStatus? { lstat(at: AT_FDCWD, path) }
+    package static func lstat(_ path: String) -> FileStatus? { lstat(at: AT_FDCWD, path) }
 
-    public static func stat(_ path: String) -> FileStatus? {
+    package static func stat(_ path: String) -> FileStatus? {
         var s = cqq_stat()
         return cqq_fstatat(AT_FDCWD, path, 0, &s) == 0 ? FileStatus(s) : nil
     }
 
-    public static func fstat(_ fd: Int32) -> FileStatus? {
+    package static func fstat(_ fd: Int32) -> FileStatus? {
         var s = cqq_stat()
         return cqq_fstat(fd, &s) == 0 ? FileStatus(s) : nil
     }
 
     /// The process umask, read once without changing it (umask(2) cannot be queried thread-safely).
-    public static let umask: mode_t = parseUmask(procStatus: (try? readSmallFile("/proc/self/status")) ?? "")
+    package static let umask: mode_t = parseUmask(procStatus: (try? readSmallFile("/proc/self/status")) ?? "")
 
     /// The `Umask:` line of `/proc/self/status`; 022 when there is none.
     static func parseUmask(procStatus text: String) -> mode_t {
@@ -91,7 +91,7 @@ public enum FileSystem {
     }
 
     /// Reads a whole (small) file as text. Invalid UTF-8 is repaired.
-    public static func readSmallFile(_ path: String) throws(SystemError) -> String {
+    package static func readSmallFile(_ path: String) throws(SystemError) -> String {
         String(decoding: try readBytes(path), as: UTF8.self)
     }
 
@@ -100,7 +100,7 @@ public enum FileSystem {
 
     /// `regularOnly`: anything but a regular file is refused (EISDIR, EINVAL) without a blocking
     /// read; the open is non-blocking, so a FIFO without a writer cannot hang it.
-    public static func readBytes(_ path: String, flags: Int32 = 0, regularOnly: Bool = false) throws(SystemError) -> [UInt8] {
+    package static func readBytes(_ path: String, flags: Int32 = 0, regularOnly: Bool = false) throws(SystemError) -> [UInt8] {
         let fd: FileDescriptor
         switch FileDescriptor.open(path, O_RDONLY | flags | (regularOnly ? O_NONBLOCK : 0)) {
         case .success(let opened): fd = opened
@@ -122,7 +122,7 @@ public enum FileSystem {
     }
 
     /// R9: the logical current directory: `$PWD` when it names the same directory as `getcwd()`.
-    public static func logicalCurrentDirectory(environment: Environment) -> String {
+    package static func logicalCurrentDirectory(environment: Environment) -> String {
         let physical = currentDirectory()
         if let pwd = environment["PWD"], pwd.hasPrefix("/"),
            let a = stat(pwd), let b = stat(physical), a.device == b.device, a.inode == b.inode {
@@ -131,14 +131,14 @@ public enum FileSystem {
         return physical
     }
 
-    public static func currentDirectory() -> String {
+    package static func currentDirectory() -> String {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buf, buf.count) != nil else { return "/" }
         return String(cString: buf)
     }
 
     /// R9: absolute, with `.` and `..` removed lexically, symlinks not resolved.
-    public static func normalizeLexically(_ path: String, relativeTo base: String? = nil) -> String {
+    package static func normalizeLexically(_ path: String, relativeTo base: String? = nil) -> String {
         let full = path.hasPrefix("/") ? path : ((base ?? currentDirectory()) + "/" + path)
         var parts: [Substring] = []
         for c in full.split(separator: "/", omittingEmptySubsequences: true) {
@@ -149,25 +149,25 @@ public enum FileSystem {
         return "/" + parts.joined(separator: "/")
     }
 
-    public static func joinPath(_ dir: String, _ name: String) -> String {
+    package static func joinPath(_ dir: String, _ name: String) -> String {
         if dir.isEmpty { return name }
         return dir.hasSuffix("/") ? dir + name : dir + "/" + name
     }
 
-    public static func baseName(_ path: String) -> String {
+    package static func baseName(_ path: String) -> String {
         let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
         if let slash = trimmed.lastIndex(of: "/") { return String(trimmed[trimmed.index(after: slash)...]) }
         return trimmed
     }
 
-    public static func directoryName(_ path: String) -> String {
+    package static func directoryName(_ path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         if slash == path.startIndex { return "/" }
         return String(path[..<slash])
     }
 
     /// The target of the symbolic link at `path`, or nil.
-    public static func readLink(_ path: String) -> String? {
+    package static func readLink(_ path: String) -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink(path, &buffer, buffer.count - 1)
         guard n > 0 else { return nil }
@@ -176,7 +176,7 @@ public enum FileSystem {
 
     /// The identities of `path` (symlinks resolved) and of each of its real parents up to `/`;
     /// empty when `path` cannot be resolved.
-    public static func identitiesOfSelfAndParents(_ path: String) -> [FileIdentity] {
+    package static func identitiesOfSelfAndParents(_ path: String) -> [FileIdentity] {
         guard let resolved = realpath(path, nil) else { return [] }
         var current = String(cString: resolved)
         free(resolved)
@@ -191,20 +191,20 @@ public enum FileSystem {
 
     /// The deepest existing directory on the way to `path` (itself when it exists), for questions
     /// about a directory that is about to be created.
-    public static func deepestExistingAncestor(_ path: String) -> String {
+    package static func deepestExistingAncestor(_ path: String) -> String {
         var current = normalizeLexically(path)
         while current != "/", stat(current) == nil { current = directoryName(current) }
         return current
     }
 
     /// True when `inner` equals `outer` or lies inside it, compared lexically.
-    public static func isSameOrInside(_ inner: String, _ outer: String) -> Bool {
+    package static func isSameOrInside(_ inner: String, _ outer: String) -> Bool {
         let a = normalizeLexically(inner), b = normalizeLexically(outer)
         return a == b || b == "/" || a.hasPrefix(b + "/")
     }
 
     /// A short random hex string for temporary names.
-    public static func randomHex(_ count: Int = 8) -> String {
+    package static func randomHex(_ count: Int = 8) -> String {
         var g = SystemRandomNumberGenerator()
         let digits = Array("0123456789abcdef")
         return String((0..<count).map { _ in digits[Int(g.next() % 16)] })
@@ -212,7 +212,7 @@ public enum FileSystem {
 }
 
 /// R6: replace the suffix of a name, or of a path's last component (Python's `with_suffix`).
-public func replacingSuffix(of name: String, with suffix: String) -> String {
+package func replacingSuffix(of name: String, with suffix: String) -> String {
     let base = name.lastIndex(of: "/").map { name[name.index(after: $0)...] } ?? Substring(name)
     if let dot = base.lastIndex(of: "."), dot != base.startIndex, base.index(after: dot) != base.endIndex {
         return String(name[..<dot]) + suffix

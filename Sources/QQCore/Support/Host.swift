@@ -1,7 +1,7 @@
 import Glibc
 
 /// R10: this host's name, determined once per process.
-public func thisHostName() -> String { HostName.cached }
+package func thisHostName() -> String { HostName.cached }
 
 private enum HostName {
     // Swift initialises globals and static lets exactly once, thread-safely.
@@ -69,7 +69,7 @@ private func addressBytes(_ text: Substring) -> [UInt8]? {
 }
 
 /// R12: equal ignoring case, or one has no domain part and the parts before the first `.` agree.
-public func hostsEqual(_ a: String, _ b: String) -> Bool {
+package func hostsEqual(_ a: String, _ b: String) -> Bool {
     let la = a.lowercased(), lb = b.lowercased()
     if la == lb { return true }
     guard !la.contains(".") || !lb.contains(".") else { return false }

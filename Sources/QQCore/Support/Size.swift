@@ -1,11 +1,11 @@
 /// A size in kilobytes (1 kB = 1024 bytes), the unit of qq's `resources` Sizes (R24).
-public struct Size: Sendable, Hashable {
-    public var kilobytes: Int64
-    public init(kilobytes: Int64) { self.kilobytes = kilobytes }
+package struct Size: Sendable, Hashable {
+    package var kilobytes: Int64
+    package init(kilobytes: Int64) { self.kilobytes = kilobytes }
 
     /// Parses a plain string such as `16gb`, `500mb`, `10 m` or `2G` (R24): digits, optional blanks,
     /// a case-insensitive unit; a one-letter unit other than `b` gets a `b` appended.
-    public init?(parsing text: String) {
+    package init?(parsing text: String) {
         let trimmed = text.trimmingBlanks
         var digits = ""
         var rest = Substring(trimmed)
@@ -19,7 +19,7 @@ public struct Size: Sendable, Hashable {
     }
 
     /// `value` in `unit` (kb, mb, gb, tb, pb, or b) as kilobytes; nil for an unknown unit.
-    public static func kilobytes(value: Int64, unit: String) -> Int64? {
+    package static func kilobytes(value: Int64, unit: String) -> Int64? {
         switch unit.lowercased() {
         case "b": return value == 0 ? 0 : 1
         case "kb": return value
@@ -32,9 +32,9 @@ public struct Size: Sendable, Hashable {
     }
 
     /// The human form of R104: the largest of pb…kb whose rounded value is within 10 %.
-    public var humanReadable: String { Size.format(kilobytes: kilobytes) }
+    package var humanReadable: String { Size.format(kilobytes: kilobytes) }
 
-    public static func format(kilobytes kb: Int64) -> String {
+    package static func format(kilobytes kb: Int64) -> String {
         if kb <= 0 { return "0kb" }
         let units: [(String, Double)] = [("pb", 1024.0 * 1024 * 1024 * 1024), ("tb", 1024.0 * 1024 * 1024),
                                          ("gb", 1024.0 * 1024), ("mb", 1024.0)]
@@ -48,14 +48,14 @@ public struct Size: Sendable, Hashable {
     }
 
     /// Bytes shown as R104 (bytes are rounded up to whole kilobytes).
-    public static func format(bytes: Int64) -> String {
+    package static func format(bytes: Int64) -> String {
         format(kilobytes: bytes <= 0 ? 0 : (bytes + 1023) / 1024)
     }
 }
 
 extension StringProtocol {
     /// The text without leading and trailing spaces, tabs, CR and LF.
-    public var trimmingBlanks: String {
+    package var trimmingBlanks: String {
         let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
         guard let start = firstIndex(where: { !isBlank($0) }) else { return "" }
         let end = lastIndex(where: { !isBlank($0) }) ?? start

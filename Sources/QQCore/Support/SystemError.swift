@@ -2,29 +2,29 @@ import Glibc
 
 /// A failed system call on a path, described so a user can act on it:
 /// `Cannot create directory '/scratch/jdoe': Permission denied`.
-public struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var code: Int32
+package struct SystemError: Error, Sendable, Hashable, CustomStringConvertible {
+    package var code: Int32
     /// What was being done, in words: "create directory", "open", "rename".
-    public var operation: String
-    public var path: String
+    package var operation: String
+    package var path: String
 
-    public init(code: Int32, operation: String, path: String) {
+    package init(code: Int32, operation: String, path: String) {
         self.code = code; self.operation = operation; self.path = path
     }
 
     /// Captures the current `errno`.
-    public static func fromErrno(_ operation: String, _ path: String) -> SystemError {
+    package static func fromErrno(_ operation: String, _ path: String) -> SystemError {
         SystemError(code: errno, operation: operation, path: path)
     }
 
-    public var reason: String { String(cString: strerror(code)) }
+    package var reason: String { String(cString: strerror(code)) }
 
     /// Errors that waiting does not fix (R105): retrying them only delays the user's answer.
-    public var isPermanent: Bool { SystemError.isPermanent(code) }
+    package var isPermanent: Bool { SystemError.isPermanent(code) }
 
-    public static func isPermanent(_ code: Int32) -> Bool {
+    package static func isPermanent(_ code: Int32) -> Bool {
         [EACCES, EPERM, ENOSPC, EDQUOT, EROFS, ENAMETOOLONG, ELOOP, ENOTDIR, EISDIR].contains(code)
     }
 
-    public var description: String { "Cannot \(operation) '\(path)': \(reason)" }
+    package var description: String { "Cannot \(operation) '\(path)': \(reason)" }
 }

@@ -2,21 +2,21 @@ import Glibc
 
 /// A wall-clock time as qq writes it: `YYYY-MM-DD HH:MM:SS`, local time of the writing host,
 /// no time zone (SPEC §0, §4.6). Kept as its fields so that what was read is written back as it was.
-public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var year: Int
-    public var month: Int
-    public var day: Int
-    public var hour: Int
-    public var minute: Int
-    public var second: Int
+package struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
+    package var year: Int
+    package var month: Int
+    package var day: Int
+    package var hour: Int
+    package var minute: Int
+    package var second: Int
 
-    public init(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
+    package init(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
         self.year = year; self.month = month; self.day = day
         self.hour = hour; self.minute = minute; self.second = second
     }
 
     /// The local time of an epoch second.
-    public init(epochSeconds: Int) {
+    package init(epochSeconds: Int) {
         var t = time_t(epochSeconds)
         var parts = tm()
         localtime_r(&t, &parts)
@@ -24,10 +24,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
                   hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec))
     }
 
-    public static func now() -> Timestamp { Timestamp(epochSeconds: Int(time(nil))) }
+    package static func now() -> Timestamp { Timestamp(epochSeconds: Int(time(nil))) }
 
     /// Parses `YYYY-MM-DD HH:MM:SS`, also with a `T` separator (Slurm's form). Nothing else.
-    public init?(parsing text: Substring) {
+    package init?(parsing text: Substring) {
         let b = Array(text.utf8)
         guard b.count == 19, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
               b[10] == UInt8(ascii: " ") || b[10] == UInt8(ascii: "T"),
@@ -46,10 +46,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         self.init(year: y, month: mo, day: d, hour: h, minute: mi, second: s)
     }
 
-    public init?(parsing text: String) { self.init(parsing: Substring(text)) }
+    package init?(parsing text: String) { self.init(parsing: Substring(text)) }
 
     /// Epoch seconds, reading the fields as local time of this host.
-    public var epochSeconds: Int {
+    package var epochSeconds: Int {
         var parts = tm()
         parts.tm_year = Int32(year - 1900); parts.tm_mon = Int32(month - 1); parts.tm_mday = Int32(day)
         parts.tm_hour = Int32(hour); parts.tm_min = Int32(minute); parts.tm_sec = Int32(second)
@@ -57,20 +57,20 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         return Int(mktime(&parts))
     }
 
-    public var description: String {
+    package var description: String {
         func p2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
         var y = String(year)
         while y.count < 4 { y = "0" + y }
         return "\(y)-\(p2(month))-\(p2(day)) \(p2(hour)):\(p2(minute)):\(p2(second))"
     }
 
-    public static func < (a: Timestamp, b: Timestamp) -> Bool {
+    package static func < (a: Timestamp, b: Timestamp) -> Bool {
         (a.year, a.month, a.day, a.hour, a.minute, a.second) < (b.year, b.month, b.day, b.hour, b.minute, b.second)
     }
 }
 
 /// Durations as qq shows them: `[<w>w ][<d>d ]HH:MM:SS`, negative counted as 0 (R127).
-public func formatDuration(seconds: Int) -> String {
+package func formatDuration(seconds: Int) -> String {
     var s = max(0, seconds)
     let w = s / 604_800; s %= 604_800
     let d = s / 86_400; s %= 86_400
@@ -84,7 +84,7 @@ public func formatDuration(seconds: Int) -> String {
 }
 
 /// Monotonic seconds, for measuring how long something took.
-public func monotonicSeconds() -> Double {
+package func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

@@ -4,7 +4,7 @@ import Glibc
 /// else the name of the real uid in /etc/passwd; else the uid as digits (never empty, so scratch
 /// paths stay well-formed). /etc/passwd is read directly instead of through `getpwuid`: a static
 /// binary cannot load the node's NSS modules (LDAP, SSSD), and under Slurm the variables are set.
-public func userName(environment: Environment) -> String {
+package func userName(environment: Environment) -> String {
     for name in ["LOGNAME", "USER", "LNAME", "USERNAME"] {
         if let v = environment.nonEmpty(name) { return v }
     }

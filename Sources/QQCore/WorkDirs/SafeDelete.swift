@@ -4,23 +4,23 @@ import Glibc
 /// The deletion shared by qq-run's work-dir removal and every cleanup path (R100, R136):
 /// it walks relative to directory descriptors, never follows a symlink, never crosses into
 /// another file system, and refuses anything that is not strictly under the given root.
-public enum SafeDelete {
-    public struct Outcome: Sendable {
-        public var entriesRemoved = 0
-        public var bytesRemoved: Int64 = 0
-        public var errors: [String] = []
+package enum SafeDelete {
+    package struct Outcome: Sendable {
+        package var entriesRemoved = 0
+        package var bytesRemoved: Int64 = 0
+        package var errors: [String] = []
         /// True when the directory no longer exists (removed now, or already gone).
-        public var gone = false
+        package var gone = false
     }
 
-    public enum Refusal: Error, Sendable, CustomStringConvertible {
+    package enum Refusal: Error, Sendable, CustomStringConvertible {
         case notUnderRoot(path: String, root: String)
         case symlink(String)
         case notOwned(String)
         case notADirectory(String)
         case cannotOpen(SystemError)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .notUnderRoot(let p, let r): return "Refusing to delete '\(p)': it is not strictly under the scratch root '\(r)'."
             case .symlink(let p): return "Working directory '\(p)' is a symbolic link; refusing to delete it."
@@ -34,7 +34,7 @@ public enum SafeDelete {
     /// Deletes the directory `path`, which must lie strictly under `root` (lexically, no `.`/`..`).
     /// Each component below the root is opened with `O_NOFOLLOW`; the directory must be owned by
     /// the current user. A directory that no longer exists is a success (`gone`).
-    public static func deleteDirectory(_ path: String, under root: String) throws(Refusal) -> Outcome {
+    package static func deleteDirectory(_ path: String, under root: String) throws(Refusal) -> Outcome {
         let rootN = FileSystem.normalizeLexically(root)
         guard path.hasPrefix("/"), FileSystem.normalizeLexically(path) == path, path.hasPrefix(rootN == "/" ? "/" : rootN + "/"),
               path != rootN else {

@@ -2,16 +2,16 @@ import CQQSystem
 import Glibc
 
 /// Where a scratch work dir goes (R51) and how it is created (R52–R54).
-public struct WorkDirLayout: Sendable, Equatable {
-    public var system: BatchSystemName
+package struct WorkDirLayout: Sendable, Equatable {
+    package var system: BatchSystemName
     /// The scratch root (`/scratch`, `/flash`, `$TMPDIR`, or its override).
-    public var root: String
+    package var root: String
     /// `<root>/<account lowercased>` for IT4I and LUMI; nil otherwise.
-    public var accountDir: String?
+    package var accountDir: String?
     /// The storage word used in messages: `scratch` or `flash`.
-    public var storage: String
+    package var storage: String
 
-    public enum LayoutError: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum LayoutError: Error, Sendable, Equatable, CustomStringConvertible {
         case unsupportedType(type: String, system: BatchSystemName)
         case noAccount(jobID: String)
         case missingRoot(String)
@@ -21,7 +21,7 @@ public struct WorkDirLayout: Sendable, Equatable {
         /// time (then the whole attempt is worth retrying), false when all of them were permanent.
         case exhausted(storage: String, jobID: String, attempts: Int, reasons: [String], transient: Bool)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .unsupportedType(let t, let s): return "Unsupported working directory type '\(t)' for batch system '\(s.rawValue)'."
             case .noAccount(let id): return "No account is defined for job '\(id)'."
@@ -37,7 +37,7 @@ public struct WorkDirLayout: Sendable, Equatable {
     }
 
     /// The work-dir types each system supports (§5.1).
-    public static func supportedTypes(_ system: BatchSystemName) -> [String] {
+    package static func supportedTypes(_ system: BatchSystemName) -> [String] {
         switch system {
         case .slurm, .slurmIT4I, .local: return ["scratch", "input_dir", "job_dir"]
         case .slurmLumi: return ["scratch", "flash", "input_dir", "job_dir"]
@@ -46,7 +46,7 @@ public struct WorkDirLayout: Sendable, Equatable {
     }
 
     /// The layout for a scratch type of `system` (R51). `type` is `scratch` or, on LUMI, `flash`.
-    public static func resolve(system: BatchSystemName, type: String, jobID: String, account: String?,
+    package static func resolve(system: BatchSystemName, type: String, jobID: String, account: String?,
                                settings: Settings, environment env: Environment) throws(LayoutError) -> WorkDirLayout {
         guard supportedTypes(system).contains(type) else { throw .unsupportedType(type: type, system: system) }
         switch system {
@@ -71,22 +71,22 @@ public struct WorkDirLayout: Sendable, Equatable {
     }
 
     /// `job_<id>` with every character outside `[A-Za-z0-9._-]` replaced by `_` (R51).
-    public static func jobDirName(_ jobID: String) -> String {
+    package static func jobDirName(_ jobID: String) -> String {
         "job_" + String(jobID.map { c in
             (c.isASCII && (c.isLetter || c.isNumber)) || c == "." || c == "_" || c == "-" ? c : "_"
         })
     }
 
     /// Where the first attempt of `create` puts the work dir: `<base>/<user>/qq-jobs/job_<id>`.
-    public func plannedPath(user: String, jobID: String) -> String {
+    package func plannedPath(user: String, jobID: String) -> String {
         (accountDir ?? root) + "/" + user + "/qq-jobs/" + WorkDirLayout.jobDirName(jobID)
     }
 
     /// A created (or reused) work dir.
-    public struct Created: Sendable, Equatable {
-        public var path: String
+    package struct Created: Sendable, Equatable {
+        package var path: String
         /// True when an existing directory was reused (R54): it is never removed on an early abort.
-        public var reused: Bool
+        package var reused: Bool
     }
 
     /// Creates `<base>/<u>/qq-jobs/job_<id>` trying the fallback user names (R52) and reusing or
@@ -94,7 +94,7 @@ public struct WorkDirLayout: Sendable, Equatable {
     /// it names this job and info file (for a requeued job, `restartCount` ≥ 1). A user dir that is
     /// unusable for good (EACCES, not owned, not a directory, …) moves on to the next fallback at
     /// once, with one WARNING line per attempt saying why.
-    public func create(user: String, jobID: String, attempts: Int, restartCount: Int,
+    package func create(user: String, jobID: String, attempts: Int, restartCount: Int,
                        markerBelongsToThisJob: (String) -> Bool) throws(LayoutError) -> Created {
         guard let rootStatus = FileSystem.stat(root) else { throw .missingRoot(root) }
         guard rootStatus.isDirectory else { throw .rootNotDirectory(root) }

@@ -4,7 +4,7 @@ import Glibc
 /// Why a work dir must not be deleted (R134, R135). The descriptions are the spec's messages.
 /// Every refusal holds even with `qq-wipe --force`, and qq-run uses the same checks before it
 /// removes its own work dir.
-public enum WorkDirRefusal: Error, Sendable, Hashable, CustomStringConvertible {
+package enum WorkDirRefusal: Error, Sendable, Hashable, CustomStringConvertible {
     /// `work_dir` or `main_node` missing.
     case noWorkDir
     /// The work dir is the input dir, an ancestor of it, or inside it (lexically or by dev/ino).
@@ -26,7 +26,7 @@ public enum WorkDirRefusal: Error, Sendable, Hashable, CustomStringConvertible {
     /// user cannot search, when that is the cause.
     case cannotExamine(workDir: String, error: SystemError, blocker: String?)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .noWorkDir: return "Job does not have a working directory."
         case .inputDirectory:
@@ -51,19 +51,19 @@ public enum WorkDirRefusal: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// A work dir that matched R135: the scratch root it lies under (what `SafeDelete` opens) and the
 /// path itself.
-public struct ScratchLocation: Sendable, Hashable {
-    public var root: String
-    public var path: String
+package struct ScratchLocation: Sendable, Hashable {
+    package var root: String
+    package var path: String
 
-    public init(root: String, path: String) { self.root = root; self.path = path }
+    package init(root: String, path: String) { self.root = root; self.path = path }
 
     /// R135: PBS's fixed scratch roots.
-    public static let pbsDefaultRoots = ["/scratch", "/scratch.ssd", "/scratch.shared", "/scratch.shm", "/dev/shm/scratch.shm"]
+    package static let pbsDefaultRoots = ["/scratch", "/scratch.ssd", "/scratch.shared", "/scratch.shm", "/dev/shm/scratch.shm"]
 
     /// The roots of R51 for `system` from the settings (`scratch_root`, `flash_root`, or the
     /// defaults), then `wipe_roots`. PBS: `wipe_roots`, then its
     /// fixed list.
-    public static func knownRoots(system: BatchSystemName, environment: Environment, settings: Settings) -> [String] {
+    package static func knownRoots(system: BatchSystemName, environment: Environment, settings: Settings) -> [String] {
         var roots: [String] = []
         switch system {
         case .slurm: roots.append(settings.scratchRoot ?? "/scratch")
@@ -82,14 +82,14 @@ public struct ScratchLocation: Sendable, Hashable {
     }
 
     /// The user name (R11) and its fallback names (R52): `jdoe`, `jdoe2`, … up to `attempts`.
-    public static func userNames(environment: Environment, attempts: Int) -> [String] {
+    package static func userNames(environment: Environment, attempts: Int) -> [String] {
         let user = userName(environment: environment)
         return (1...max(1, attempts)).map { $0 == 1 ? user : user + String($0) }
     }
 
     /// R135: `workDir` is strictly under a known scratch root in the layout of `system` for job
     /// `jobID`. Returns the matching location, or nil.
-    public static func match(workDir: String, jobID: String, system: BatchSystemName,
+    package static func match(workDir: String, jobID: String, system: BatchSystemName,
                              environment: Environment, settings: Settings) -> ScratchLocation? {
         guard workDir.hasPrefix("/"), FileSystem.normalizeLexically(workDir) == workDir,
               !workDir.split(separator: "/", omittingEmptySubsequences: false).dropFirst().contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
@@ -124,7 +124,7 @@ public struct ScratchLocation: Sendable, Hashable {
     }
 
     /// `job_<id>` or `job_<id>_<k>` (k ≥ 2), with the id sanitized as in R51.
-    public static func isJobDirName(_ name: String, jobID: String) -> Bool {
+    package static func isJobDirName(_ name: String, jobID: String) -> Bool {
         let base = WorkDirLayout.jobDirName(jobID)
         if name == base { return true }
         guard name.hasPrefix(base + "_") else { return false }
@@ -134,17 +134,17 @@ public struct ScratchLocation: Sendable, Hashable {
 }
 
 /// The checks of R134 and R135 that apply before any work dir is deleted, whoever deletes it.
-public enum WorkDirSafety {
+package enum WorkDirSafety {
     /// What the checks found: where the work dir is, and whether it still exists.
-    public struct Verdict: Sendable, Hashable {
-        public var location: ScratchLocation
+    package struct Verdict: Sendable, Hashable {
+        package var location: ScratchLocation
         /// False when the work dir no longer exists (then nothing was checked beyond the layout).
-        public var exists: Bool
+        package var exists: Bool
     }
 
     /// R134's checks (work dir known, input dir, location, symlink, owner, marker, host) in that
     /// order, for the work dir `workDir` of the job in `record`. `host` is this host (R10).
-    public static func check(workDir: String?, record: InfoRecord, environment: Environment,
+    package static func check(workDir: String?, record: InfoRecord, environment: Environment,
                              settings: Settings, host: String? = nil) -> Result<Verdict, WorkDirRefusal> {
         guard let workDir, !workDir.isEmpty, let node = record.mainNode, !node.isEmpty else { return .failure(.noWorkDir) }
         if overlapsInputDir(workDir: workDir, inputDir: record.inputDir) { return .failure(.inputDirectory) }
@@ -172,18 +172,18 @@ public enum WorkDirSafety {
     }
 
     /// Whether a path is there, by `lstat`.
-    public enum Presence: Sendable {
+    package enum Presence: Sendable {
         case present(FileStatus)
         /// ENOENT: the only answer that proves it is gone.
         case gone
         /// Any other failure (EACCES on a parent, EIO, ELOOP, ENOTDIR…): it may still be there.
         case unknown(SystemError)
 
-        public var isGone: Bool { if case .gone = self { return true }; return false }
+        package var isGone: Bool { if case .gone = self { return true }; return false }
     }
 
     /// The one rule every deleter and recorder shares: only ENOENT means gone.
-    public static func presence(of path: String) -> Presence {
+    package static func presence(of path: String) -> Presence {
         if let st = FileSystem.lstat(path) { return .present(st) }
         let code = errno
         return code == ENOENT ? .gone : .unknown(SystemError(code: code, operation: "examine", path: path))
@@ -205,7 +205,7 @@ public enum WorkDirSafety {
     }
 
     /// The marker, if present, must name `jobID` (R8). Read with `O_NOFOLLOW`.
-    public static func markerRefusal(workDir: String, jobID: String) -> WorkDirRefusal? {
+    package static func markerRefusal(workDir: String, jobID: String) -> WorkDirRefusal? {
         let path = workDir + "/.qq-run-marker"
         switch presence(of: path) {
         case .gone: return nil
@@ -234,7 +234,7 @@ public enum WorkDirSafety {
 
     /// The work dir equals the input dir, is an ancestor of it, or lies inside it: lexically (R9),
     /// and by device and inode along the real parents of both.
-    public static func overlapsInputDir(workDir: String, inputDir: String) -> Bool {
+    package static func overlapsInputDir(workDir: String, inputDir: String) -> Bool {
         let wd = FileSystem.normalizeLexically(workDir)
         let input = FileSystem.normalizeLexically(inputDir)
         if FileSystem.isSameOrInside(wd, input) || FileSystem.isSameOrInside(input, wd) { return true }

@@ -7,6 +7,7 @@
 // otherwise it is skipped, unless QQ_TEST_FULL=1, in which case it fails (a green run that skipped
 // the Slurm tests is not green).
 
+import CQQSystem
 import Foundation
 import Glibc
 import Testing
