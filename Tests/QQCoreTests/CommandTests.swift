@@ -1,3 +1,4 @@
+import CQQSystem
 import Glibc
 import Testing
 @testable import QQCore
@@ -13,6 +14,13 @@ import Testing
         #expect(findExecutable("sh", path: path) != nil)
         #expect(findExecutable("no-such-program-qq", path: path) == nil)
         #expect(findExecutable("tool", path: nil) == nil)
+    }
+
+    /// Issue 10: a child whose end could not be waited for was reported as "exited 0".
+    @Test func aChildThatCannotBeWaitedForIsNeverReportedAsSuccess() {
+        let status = DirectReaping().waitForExit(pid: getpid())  // not our child: waitpid fails with ECHILD
+        #expect(cqq_wifexited(status) != 0)
+        #expect(cqq_wexitstatus(status) != 0)
     }
 
     @Test func findExecutableSkipsDirectories() {

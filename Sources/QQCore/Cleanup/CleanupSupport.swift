@@ -128,3 +128,21 @@ enum CleanupJobs {
         return total
     }
 }
+
+extension CleanupContext {
+    /// The entry qq-wipe and qq-clear share: logging and settings once for the process, then the
+    /// command line's help, version and usage errors, then `body` with the options.
+    static func execute<Options>(tool: String, help: String, usage: String, arguments: [String],
+                                 environment: Environment, context: CleanupContext,
+                                 parse: ([String]) -> CommandLineRequest<Options>,
+                                 body: (Options, CleanupContext) -> ExitStatus) -> ExitStatus {
+        Log.configure(environment: environment)
+        let context = context.withSettings(from: environment)
+        switch parse(arguments) {
+        case .help: context.out(help + "\n"); return .success
+        case .version: context.out("\(tool) \(QQVersion.version)\n"); return .success
+        case .usageError(let problem): context.emit(.err(problem.message(tool: tool, usage: usage))); return .usage
+        case .run(let o): return body(o, context)
+        }
+    }
+}

@@ -49,13 +49,9 @@ package enum QQClearCommand {
     }
 
     static func execute(arguments: [String], environment: Environment, context: CleanupContext) -> ExitStatus {
-        Log.configure(environment: environment)
-        let context = context.withSettings(from: environment)
-        switch parse(arguments) {
-        case .help: context.out(help + "\n"); return .success
-        case .version: context.out("qq-clear \(QQVersion.version)\n"); return .success
-        case .usageError(let problem): context.emit(.err(problem.message(tool: "qq-clear", usage: usage))); return .usage
-        case .run(let o): return clear(o, environment: environment, context: context)
+        CleanupContext.execute(tool: "qq-clear", help: help, usage: usage, arguments: arguments, environment: environment,
+                               context: context, parse: parse) { o, context in
+            clear(o, environment: environment, context: context)
         }
     }
 

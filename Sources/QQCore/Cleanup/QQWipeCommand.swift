@@ -77,17 +77,10 @@ package enum QQWipeCommand {
     }
 
     static func execute(arguments: [String], environment: Environment, context: CleanupContext) -> ExitStatus {
-        Log.configure(environment: environment)
-        let context = context.withSettings(from: environment)
-        switch parse(arguments) {
-        case .help: context.out(help + "\n"); return .success
-        case .version: context.out("qq-wipe \(QQVersion.version)\n"); return .success
-        case .usageError(let problem):
-            context.emit(.err(problem.message(tool: "qq-wipe", usage: usage)))
-            return .usage
-        case .run(let o):
-            if o.orphans { return OrphanSweep.run(o, environment: environment, context: context) }
-            return wipeTargets(o, environment: environment, context: context)
+        CleanupContext.execute(tool: "qq-wipe", help: help, usage: usage, arguments: arguments, environment: environment,
+                               context: context, parse: parse) { o, context in
+            o.orphans ? OrphanSweep.run(o, environment: environment, context: context)
+                      : wipeTargets(o, environment: environment, context: context)
         }
     }
 
