@@ -16,12 +16,9 @@ package struct CopyFailure: Error, Sendable, CustomStringConvertible {
     /// R105: errors of this entry that a retry cannot cure. Everything else (EIO, ESTALE, EAGAIN,
     /// ETIMEDOUT, a verification mismatch, …) is retried. A vanished source is not retried either.
     package var isRetryable: Bool {
-        switch code {
-        case ENOSPC, EDQUOT, EROFS, EACCES, EPERM, ENAMETOOLONG, ELOOP, ENOTDIR, EISDIR, EEXIST, ENOENT, ETIME, ECANCELED:
-            return false
-        default:
-            return true
-        }
+        // Beyond R105's permanent errors: a name that exists or vanished, and the engine's own
+        // deadline (ETIME) and stop (ECANCELED) markers.
+        !SystemError.isPermanent(code) && ![EEXIST, ENOENT, ETIME, ECANCELED].contains(code)
     }
 }
 
