@@ -16,10 +16,14 @@ _qq_run() {
 }
 
 _qq_info() {
-    local cur=${COMP_WORDS[COMP_CWORD]}
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     COMPREPLY=()
     if [[ $cur == -* ]]; then
-        COMPREPLY=( $(compgen -W '--short --json --no-batch --help --version' -- "$cur") )
+        COMPREPLY=( $(compgen -W '--short --json --no-batch --tail --follow --help --version' -- "$cur") )
+    elif [[ $prev == --tail && -z $cur ]]; then
+        # The optional line count: offer the usual ones, and files too (N may be left out).
+        COMPREPLY=( 10 20 50 100 )
+        _qq_info_files "$cur"
     else
         _qq_info_files "$cur"
     fi

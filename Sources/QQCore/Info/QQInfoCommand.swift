@@ -51,6 +51,8 @@ package struct InfoContext: Sendable {
 package enum QQInfoCommand {
     package static let usage = """
         usage: qq-info [TARGET ...] [-s|--short] [--json] [--no-batch]
+               qq-info [TARGET ...] --tail [N] [-f|--follow] [--no-batch]
+               qq-info [TARGET ...] -f|--follow [--no-batch]
                qq-info --help | --version
         """
 
@@ -67,6 +69,10 @@ package enum QQInfoCommand {
           -s, --short   one line per job: the job id and its state
           --json        one JSON document with every job (schema qq-info/1)
           --no-batch    do not ask the batch system; show the states written in the files
+          --tail [N]    print the last N (default 20) lines of each job's stdout and stderr:
+                        from the work dir while it runs, from the input dir after it ended
+          -f, --follow  print the tail, then every new line until each job has ended,
+                        then its state line (as --short)
           -h, --help    show this help and exit
           --version     show the version and exit
         """
@@ -76,13 +82,31 @@ package enum QQInfoCommand {
         var short = false
         var json = false
         var noBatch = false
+        /// `--tail` / `--follow`: the logs instead of the state.
+        var live: LiveOutput.Request?
+        /// The word after `--tail` is its N when it is a number.
+        var tailCountMayFollow = false
     }
 
     static func parse(_ arguments: [String]) -> CommandLineRequest<Options> {
-        ArgumentScanner.request(arguments, flags: ["-s", "--short", "--json", "--no-batch"], into: Options()) {
+        ArgumentScanner.request(arguments, flags: ["-s", "--short", "--json", "--no-batch", "-f", "--follow"],
+                                optionallyValued: ["--tail"], into: Options()) {
             o, word throws(ArgumentScanner.Problem) in
+            let countMayFollow = o.tailCountMayFollow
+            o.tailCountMayFollow = false
             switch word {
+            case .positional(let n) where countMayFollow && !n.isEmpty && n.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }):
+                o.live?.lines = try tailCount(n)
             case .positional(let target): o.targets.append(target)
+            case .flag("--tail"):
+                o.live = o.live ?? LiveOutput.Request()
+                o.tailCountMayFollow = true
+            case .option("--tail", let n):
+                o.live = o.live ?? LiveOutput.Request()
+                o.live?.lines = try tailCount(n)
+            case .flag("-f"), .flag("--follow"):
+                o.live = o.live ?? LiveOutput.Request()
+                o.live?.follow = true
             case .flag("-s"), .flag("--short"): o.short = true
             case .flag("--json"): o.json = true
             case .flag("--no-batch"): o.noBatch = true
@@ -90,7 +114,17 @@ package enum QQInfoCommand {
             }
         } check: { o throws(ArgumentScanner.Problem) in
             if o.short && o.json { throw .invalid("--short and --json cannot be used together") }
+            if o.live != nil && (o.short || o.json) {
+                throw .invalid("--tail and --follow print the logs; they cannot be used with --short or --json")
+            }
         }
+    }
+
+    private static func tailCount(_ text: String) throws(ArgumentScanner.Problem) -> Int {
+        guard let n = Int(text), n >= 0 else {
+            throw .invalid("--tail takes a number of lines (0 or more), not '\(text)'")
+        }
+        return n
     }
 
     /// The whole command: prints to stdout, logs to stderr, returns the exit code.
@@ -123,6 +157,12 @@ package enum QQInfoCommand {
         if let reason = pending.unavailable { Log.debug("Could not list the jobs waiting in the queue: \(reason).") }
         let errors = scan.errors(pending: pending)
         for e in errors { Log.error(e.message) }
+
+        if let live = options.live {
+            var output = LiveOutput(jobs: jobs, request: live, environment: environment, context: context)
+            output.run(noBatch: options.noBatch)
+            return (errors.isEmpty ? .success : .failed, "", "")
+        }
 
         let answers = JobLookup.queryAll(jobs, noBatch: options.noBatch, environment: environment, context: context)
         let now = context.now()

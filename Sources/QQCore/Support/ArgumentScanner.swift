@@ -38,6 +38,8 @@ package struct ArgumentScanner {
 
     private let flags: Set<String>
     private let valued: Set<String>
+    /// Flags that also take `--name=value` (qq-info's `--tail[=N]`).
+    private let optionallyValued: Set<String>
     private let optionsEndAtFirstPositional: Bool
     private var words: ArraySlice<String>
     private var optionsEnded = false
@@ -45,10 +47,11 @@ package struct ArgumentScanner {
     /// `optionsEndAtFirstPositional`: options only before the first positional word (qq-run, whose
     /// script arguments follow the script path; the `qq` front command, whose sub-command does).
     package init(_ arguments: [String], flags: Set<String>, valued: Set<String> = [],
-                 optionsEndAtFirstPositional: Bool = false) {
+                 optionallyValued: Set<String> = [], optionsEndAtFirstPositional: Bool = false) {
         self.words = arguments[...]
-        self.flags = flags
+        self.flags = flags.union(optionallyValued)
         self.valued = valued
+        self.optionallyValued = optionallyValued
         self.optionsEndAtFirstPositional = optionsEndAtFirstPositional
     }
 
@@ -68,7 +71,7 @@ package struct ArgumentScanner {
         }
         if word.hasPrefix("--"), let eq = word.firstIndex(of: "=") {
             let name = String(word[..<eq]), value = String(word[word.index(after: eq)...])
-            if valued.contains(name) { return .option(name, value: value) }
+            if valued.contains(name) || optionallyValued.contains(name) { return .option(name, value: value) }
             if flags.contains(name) { throw .unexpectedValue(option: name, value: value) }
             throw .unknownOption(word)
         }
@@ -81,12 +84,14 @@ package struct ArgumentScanner {
     /// are answered here (the first of them, or of the errors, wins); every other word goes to
     /// `take` in order, then `check` tests the rules that need all of them.
     package static func request<Options>(
-        _ arguments: [String], flags: Set<String>, valued: Set<String> = [], into options: Options,
+        _ arguments: [String], flags: Set<String>, valued: Set<String> = [], optionallyValued: Set<String> = [],
+        into options: Options,
         take: (inout Options, Word) throws(Problem) -> Void,
         check: (Options) throws(Problem) -> Void = { _ in }
     ) -> CommandLineRequest<Options> {
         var options = options
-        var scanner = ArgumentScanner(arguments, flags: flags.union(["-h", "--help", "--version"]), valued: valued)
+        var scanner = ArgumentScanner(arguments, flags: flags.union(["-h", "--help", "--version"]), valued: valued,
+                                      optionallyValued: optionallyValued)
         do throws(Problem) {
             while let word = try scanner.next() {
                 switch word {
