@@ -23,6 +23,11 @@ package protocol BatchSystem: Sendable {
     /// needs its host, pid and namespace (R62); Slurm its `cluster` (R58).
     func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
                   reaping: any ChildReaping) -> BatchAnswer
+    /// Many queries at once (issue 13, item 5): one answer per job, in order, each the one
+    /// `queryJob` would give. Slurm asks the controller once; the default runs `queryJob` per job,
+    /// at most 8 at a time.
+    func queryJobs(_ jobs: [BatchQueryRequest], environment: Environment, options: BatchQueryOptions,
+                   reaping: any ChildReaping) -> [BatchAnswer]
     /// The current user's pending jobs (in the queue, not started), in one call. qq-info shows
     /// those whose info file qq-run has not written yet (issue 8, item 12). A system without
     /// such a listing returns none and runs nothing.
@@ -41,7 +46,27 @@ package struct BatchUnavailableError: Error, Sendable, Hashable, CustomStringCon
     package var description: String { reason }
 }
 
+/// One job for `queryJobs`: its id and, when there is one, its state file (see `queryJob`).
+package struct BatchQueryRequest: Sendable {
+    package var jobID: String
+    package var record: InfoRecord?
+    package init(_ jobID: String, record: InfoRecord?) { self.jobID = jobID; self.record = record }
+}
+
 extension BatchSystem {
+    package func queryJobs(_ jobs: [BatchQueryRequest], environment: Environment, options: BatchQueryOptions,
+                          reaping: any ChildReaping) -> [BatchAnswer] {
+        queryEachJob(jobs, environment: environment, options: options, reaping: reaping)
+    }
+
+    /// `queryJob` per job, at most 8 at a time.
+    package func queryEachJob(_ jobs: [BatchQueryRequest], environment: Environment, options: BatchQueryOptions,
+                             reaping: any ChildReaping) -> [BatchAnswer] {
+        concurrentMap(count: jobs.count, limit: 8) { i in
+            queryJob(jobs[i].jobID, record: jobs[i].record, environment: environment, options: options, reaping: reaping)
+        }
+    }
+
     package func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment,
                          options: BatchQueryOptions) -> BatchAnswer {
         queryJob(jobID, record: record, environment: environment, options: options, reaping: DirectReaping())

@@ -8,9 +8,36 @@ package struct SlurmSystem: BatchSystem {
     package func queryJob(_ jobID: String, record: InfoRecord?, environment: Environment, options: BatchQueryOptions,
                          reaping: any ChildReaping) -> BatchAnswer {
         let runner = CommandRunner(environment: environment, timeout: options.timeout, reaping: reaping)
-        let answer = SlurmQuery.query(jobID, runner: runner, useSacct: options.useSacct)
+        return Self.checkingCluster(SlurmQuery.query(jobID, runner: runner, useSacct: options.useSacct),
+                                    record: record, runner: runner)
+    }
+
+    /// Issue 13, item 5: `scontrol show job` takes one id (22.05 refuses `1,2`), so one listing of
+    /// every job the controller keeps answers them all; each answer is then the one `queryJob`
+    /// gives (same record selection, `sacct` step, R58). Up to `listingThreshold` jobs, or when
+    /// the listing fails, each job is asked on its own as before (the `squeue` fallback and its
+    /// reasons stay): that many run in one parallel round, and the listing grows with the queue.
+    package func queryJobs(_ jobs: [BatchQueryRequest], environment: Environment, options: BatchQueryOptions,
+                          reaping: any ChildReaping) -> [BatchAnswer] {
+        let runner = CommandRunner(environment: environment, timeout: options.timeout, reaping: reaping)
+        guard jobs.count > Self.listingThreshold, let listing = SlurmQuery.listing(for: jobs.map(\.jobID), runner: runner) else {
+            return queryEachJob(jobs, environment: environment, options: options, reaping: reaping)
+        }
+        return concurrentMap(count: jobs.count, limit: 8) { i in
+            let id = jobs[i].jobID
+            let controller: SlurmQuery.Controller = SlurmQuery.selectRecord(listing, jobID: id)
+                .map { .found(SlurmQuery.jobRecord(fromScontrol: $0)) } ?? .unknownJob
+            return Self.checkingCluster(SlurmQuery.finish(controller, id, runner: runner, useSacct: options.useSacct),
+                                        record: jobs[i].record, runner: runner)
+        }
+    }
+
+    /// More jobs than one round of parallel single queries (`queryEachJob` runs 8 at a time).
+    static let listingThreshold = 8
+
+    /// R58: "unknown id" from another cluster's controller proves nothing about this job.
+    static func checkingCluster(_ answer: BatchAnswer, record: InfoRecord?, runner: CommandRunner) -> BatchAnswer {
         guard case .notFound = answer, let cluster = record?.cluster, !cluster.isEmpty else { return answer }
-        // R58: "unknown id" from another cluster's controller proves nothing about this job.
         let current = SlurmQuery.currentCluster(runner: runner)
         if current == cluster { return answer }
         return .unavailable(reason: "the job belongs to cluster '\(cluster)', but this is "
@@ -49,6 +76,11 @@ package enum SlurmQuery {
                 controller = .unavailable("\(scontrolReason); \(squeueReason)")
             }
         }
+        return finish(controller, jobID, runner: runner, useSacct: useSacct)
+    }
+
+    /// R59 step 3 after the controller's answer.
+    static func finish(_ controller: Controller, _ jobID: String, runner: CommandRunner, useSacct: Bool) -> BatchAnswer {
         switch controller {
         case .found(let r): return .found(r)
         case .unknownJob, .unavailable:
@@ -67,6 +99,51 @@ package enum SlurmQuery {
         }
         if result.combinedOutput.contains("Invalid job id specified") { return .unknownJob }
         return .unavailable(result.failureDescription(timeout: runner.timeout))
+    }
+
+    /// Every job the controller keeps, in one call (`--all`: jobs in hidden partitions too, as a
+    /// query by id shows them), reduced to the records that can match `ids` (their `JobId`, or
+    /// the `ArrayJobId` of an `A_T` or master id). nil when the call fails.
+    static func listing(for ids: [String], runner: CommandRunner) -> [[String: String]]? {
+        let result = runner.run(["scontrol", "--all", "show", "job", "-o"])
+        guard result.succeeded else { return nil }
+        return relevantRecords(result.stdout, ids: ids)
+    }
+
+    package static func relevantRecords(_ output: String, ids: [String]) -> [[String: String]] {
+        var wanted = Set(ids)
+        for id in ids { if let (array, _) = splitArrayID(id) { wanted.insert(array) } }
+        var kept: [[String: String]] = []
+        var text = output
+        // Bytes, not Characters: the listing holds every job the controller keeps (1 MB for 1,000
+        // jobs), and `-o` lines start `JobId=… [ArrayJobId=…]`, so most are skipped unparsed.
+        text.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != 0x0A, bytes[end] != 0x0D { end += 1 }
+                let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                start = end + 1
+                var at = 0
+                let jobID = headValue(line, "JobId=", at: &at)
+                let arrayID = headValue(line, "ArrayJobId=", at: &at)
+                guard jobID.map(wanted.contains) == true || arrayID.map(wanted.contains) == true,
+                      let fields = parseScontrol(String(decoding: line, as: UTF8.self)).first else { continue }
+                kept.append(fields)
+            }
+        }
+        return kept
+    }
+
+    /// The value of `key` when the line continues with it at `at` (then `at` moves past it).
+    private static func headValue(_ line: UnsafeBufferPointer<UInt8>, _ key: StaticString, at: inout Int) -> String? {
+        let k = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+        guard line.count - at > k.count, line[at..<(at + k.count)].elementsEqual(k) else { return nil }
+        var end = at + k.count
+        while end < line.count, line[end] != 0x20, line[end] != 0x09 { end += 1 }
+        let value = String(decoding: UnsafeBufferPointer(rebasing: line[(at + k.count)..<end]), as: UTF8.self)
+        at = end + 1
+        return value
     }
 
     static func squeueStep(_ jobID: String, runner: CommandRunner) -> Controller {

@@ -67,7 +67,8 @@ enum JobLookup {
         return scan
     }
 
-    /// R122: one query per job (files of the same job share it), at most 8 at a time; none for
+    /// R122: one query per job (files of the same job share it), asked of each batch system at once
+    /// (`queryJobs`: Slurm lists its jobs once, the others at most 8 at a time); none for
     /// naive-`unknown` files (unless `includeUnknown`: qq-wipe and qq-clear need to know whether
     /// the answer is authoritative) or with `--no-batch`. nil means "not queried".
     static func queryAll(_ jobs: [LoadedInfo], noBatch: Bool, includeUnknown: Bool = false,
@@ -86,14 +87,23 @@ enum JobLookup {
             keyOf[i] = key
             if firstIndex[key] == nil { firstIndex[key] = i; keys.append(key) }
         }
-        let representative = keys.compactMap { firstIndex[$0].map { jobs[$0] } }
-        let results = concurrentMap(count: representative.count, limit: 8) { i in
-            let r = representative[i].record
-            return context.batchSystem(r.batchSystem).queryJob(r.jobID, record: r, environment: environment,
-                                                               options: context.queryOptions, reaping: context.reaping)
+        // One batch query per batch system (issue 13, item 5), in first-seen order.
+        var systems: [BatchSystemName] = []
+        var keysOf: [BatchSystemName: [String]] = [:]
+        for k in keys {
+            guard let i = firstIndex[k] else { continue }
+            let name = jobs[i].record.batchSystem
+            if keysOf[name] == nil { systems.append(name) }
+            keysOf[name, default: []].append(k)
         }
         var byKey: [String: BatchAnswer] = [:]
-        for (k, a) in zip(keys, results) { byKey[k] = a }
+        for name in systems {
+            let group = keysOf[name] ?? []
+            let requests = group.compactMap { firstIndex[$0].map { BatchQueryRequest(jobs[$0].record.jobID, record: jobs[$0].record) } }
+            let results = context.batchSystem(name).queryJobs(requests, environment: environment,
+                                                              options: context.queryOptions, reaping: context.reaping)
+            for (k, a) in zip(group, results) { byKey[k] = a }
+        }
         for (i, key) in keyOf { answers[i] = byKey[key] }
         return answers
     }
