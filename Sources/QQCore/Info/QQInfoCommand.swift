@@ -151,9 +151,18 @@ package enum QQInfoCommand {
         let cwd = FileSystem.logicalCurrentDirectory(environment: environment)
         let scan = JobLookup.scanTargets(options.targets, environment: environment, context: context, directory: cwd)
         let jobs = scan.jobs
-        // Issue 8, item 12: jobs submitted from a scanned directory that have not started yet.
-        let pending = options.noBatch ? PendingJobs.Outcome()
-            : PendingJobs.find(in: scan.directories, known: jobs, environment: environment, context: context)
+        // Issue 8, item 12: jobs submitted from a scanned directory that have not started yet. The
+        // queue listing and the jobs' own queries do not depend on each other: ask both at once.
+        let directories = scan.directories
+        let listing = ResultBox<PendingJobs.Outcome>()
+        let listingThread = options.noBatch ? nil : startThread {
+            listing.set(PendingJobs.find(in: directories, known: jobs, environment: environment, context: context))
+        }
+        let answers = options.live != nil ? [] : JobLookup.queryAll(jobs, noBatch: options.noBatch, environment: environment, context: context)
+        if let listingThread { pthread_join(listingThread, nil) }
+        let pending = listing.isSet ? listing.take()
+            : options.noBatch ? PendingJobs.Outcome()
+            : PendingJobs.find(in: directories, known: jobs, environment: environment, context: context)  // no thread could start
         if let reason = pending.unavailable { Log.debug("Could not list the jobs waiting in the queue: \(reason).") }
         let errors = scan.errors(pending: pending)
         for e in errors { Log.error(e.message) }
@@ -164,7 +173,6 @@ package enum QQInfoCommand {
             return (errors.isEmpty ? .success : .failed, "", "")
         }
 
-        let answers = JobLookup.queryAll(jobs, noBatch: options.noBatch, environment: environment, context: context)
         let now = context.now()
         let skew = context.settings.clockSkew
         let statuses = zip(jobs, answers).map { job, answer in
