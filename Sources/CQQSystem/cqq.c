@@ -99,6 +99,7 @@ static void fill(const struct stat *st, struct cqq_stat *out) {
     out->ctime_sec = st->st_ctim.tv_sec;
     out->ctime_nsec = st->st_ctim.tv_nsec;
     out->nlink = st->st_nlink;
+    out->blocks = st->st_blocks;
 }
 
 int cqq_fstatat(int dirfd, const char *path, int flags, struct cqq_stat *out) {
@@ -247,3 +248,6 @@ void cqq_waitlock_broadcast(void *lock) { pthread_cond_broadcast(&((struct cqq_w
 #define QQ_BUILD_COMMIT "unknown"
 #endif
 const char *cqq_build_commit(void) { return QQ_BUILD_COMMIT; }
+
+int64_t cqq_seek_data(int fd, int64_t offset) { return lseek(fd, offset, SEEK_DATA); }
+int64_t cqq_seek_hole(int fd, int64_t offset) { return lseek(fd, offset, SEEK_HOLE); }

@@ -57,6 +57,7 @@ struct cqq_stat {
     int64_t ctime_sec;
     int64_t ctime_nsec;
     uint64_t nlink;
+    int64_t blocks;  // st_blocks, 512-byte units: fewer than the size needs means holes
 };
 int cqq_fstatat(int dirfd, const char *path, int flags, struct cqq_stat *out);
 int cqq_fstat(int fd, struct cqq_stat *out);
@@ -97,4 +98,8 @@ void cqq_waitlock_unlock(void *lock);
 void cqq_waitlock_wait(void *lock);
 void cqq_waitlock_signal(void *lock);
 void cqq_waitlock_broadcast(void *lock);
+// lseek(fd, offset, SEEK_DATA / SEEK_HOLE): the next data / hole at or after `offset`; -1 with
+// errno (ENXIO: no data after `offset`; EINVAL: not supported).
+int64_t cqq_seek_data(int fd, int64_t offset);
+int64_t cqq_seek_hole(int fd, int64_t offset);
 #endif

@@ -114,6 +114,35 @@ extension CopyEngine {
         return nil
     }
 
+    /// Copies only the data extents of `start..<start+length` (found with SEEK_DATA/SEEK_HOLE), so
+    /// holes stay holes; the caller has already set the copy's size (ftruncate), so holes between
+    /// and after the extents need no writes. ENXIO from SEEK_DATA means no data from there to the
+    /// end. Where the file system cannot seek for data (EINVAL), the rest is copied as it is.
+    /// Same results as `copyRange`; `hash` is not meaningful here (checksums re-read the source).
+    func copyExtents(_ src: Int32, _ dst: Int32, start: Int64, length: Int64, shared: CopyShared,
+                     scratch: CopyScratch, hash: inout UInt64, deadline: Double? = nil) -> Int32? {
+        let end = start + length
+        var at = start
+        while at < end {
+            let data: Int64
+            switch retryingOnInterrupt({ cqq_seek_data(src, at) }) {
+            case .success(let d): data = d
+            case .failure(let e):
+                if e.code == ENXIO { return nil }
+                return copyRange(src, dst, start: at, length: end - at, shared: shared, scratch: scratch,
+                                 hash: &hash, deadline: deadline)
+            }
+            if data >= end { return nil }
+            // A failed SEEK_HOLE (not expected once SEEK_DATA worked) copies the rest of the range.
+            let hole = (try? retryingOnInterrupt({ cqq_seek_hole(src, data) }).get()) ?? end
+            let stop = min(max(hole, data + 1), end)
+            if let code = copyRange(src, dst, start: data, length: stop - data, shared: shared, scratch: scratch,
+                                    hash: &hash, deadline: deadline) { return code }
+            at = stop
+        }
+        return nil
+    }
+
     /// XXH64 chain of a file's bytes, read back (QQ_VERIFY=checksum); nil with errno on a read error.
     func contentHash(_ fd: Int32, scratch: CopyScratch) -> UInt64? {
         let buffer = scratch.buffer
@@ -156,10 +185,15 @@ extension CopyEngine {
             if e.code == ENOENT { return .success(.vanished) }
             return .failure(CopyFailure(path: rel, code: e.code, operation: "open"))
         }
-        guard var before = sfd.status() else {
+        var raw = cqq_stat()
+        guard cqq_fstat(sfd.rawValue, &raw) == 0 else {
             return .failure(CopyFailure(path: rel, code: errno, operation: "stat"))
         }
+        var before = FileStatus(raw)
         guard before.isRegular else { return .success(.notRegular) }
+        // Fewer allocated blocks than the size needs: the file has holes, so only its data extents
+        // are copied (the same stat, no extra call for ordinary files).
+        let sparse = raw.blocks &* 512 < raw.size
         let target = direct ? dstZ : temporaryZName(for: dstZ)
         let dfd: FileDescriptor
         switch createFile(dstDir, target, replace: direct, mode: mode_t(before.permissionBits & 0o777)) {
@@ -168,21 +202,40 @@ extension CopyEngine {
         }
         // Both descriptors close when this returns (unlinking an open file is fine).
         func discard() { _ = withZ(target) { unlinkat(dstDir, $0, 0) } }
+        // A sparse copy gets its full size first: what no extent covers stays a hole, trailing ones too.
+        let dstFD = dfd.rawValue  // (`&&` takes a closure, which cannot capture the descriptor itself)
+        if sparse && ftruncate(dstFD, off_t(before.size)) != 0 {
+            let e = errno; discard()
+            return .failure(CopyFailure(path: rel, code: e, operation: "truncate"))
+        }
         if let splitAt, before.size >= splitAt, !verifyChecksum {
             return .success(.split(SplitFile(source: sfd, destination: dfd, srcZ: srcZ, target: target, dstZ: dstZ, direct: direct,
-                                             before: before, rangeSize: Self.splitRangeSize, streams: streams, keep: keep)))
+                                             before: before, sparse: sparse, rangeSize: Self.splitRangeSize, streams: streams,
+                                             keep: keep)))
         }
         var attempt = 0
         while true {
             attempt += 1
             var hash: UInt64 = 0
-            if let code = copyRange(sfd.rawValue, dfd.rawValue, start: 0, length: before.size, shared: shared, scratch: scratch,
-                                    hash: &hash, deadline: deadline) {
+            let (src, dst) = (sfd.rawValue, dfd.rawValue)
+            let copied = sparse
+                ? copyExtents(src, dst, start: 0, length: before.size, shared: shared, scratch: scratch, hash: &hash, deadline: deadline)
+                : copyRange(src, dst, start: 0, length: before.size, shared: shared, scratch: scratch, hash: &hash, deadline: deadline)
+            if let code = copied {
                 discard()
                 return .failure(failure(rel, code))
             }
             faultInjection?(rel, dfd.rawValue)
             if verifyChecksum {
+                // A sparse copy hashed only its extents: the source is re-read whole (holes read
+                // as zeros, cheaply) so both sides hash the same bytes in the same pieces.
+                if sparse {
+                    guard let whole = contentHash(sfd.rawValue, scratch: scratch) else {
+                        let e = errno; discard()
+                        return .failure(CopyFailure(path: rel, code: e, operation: "read"))
+                    }
+                    hash = whole
+                }
                 guard let back = contentHash(dfd.rawValue, scratch: scratch) else {
                     let e = errno; discard()
                     return .failure(CopyFailure(path: rel, code: e, operation: "read back"))
@@ -202,7 +255,7 @@ extension CopyEngine {
             if !copyMatches || sourceChanged {
                 if attempt < 2 {  // copied once more (R103)
                     before = after
-                    if ftruncate(dfd.rawValue, 0) != 0 {
+                    if ftruncate(dstFD, 0) != 0 || (sparse && ftruncate(dstFD, off_t(before.size)) != 0) {
                         let e = errno; discard()
                         return .failure(CopyFailure(path: rel, code: e, operation: "truncate"))
                     }
@@ -348,6 +401,8 @@ final class SplitFile: @unchecked Sendable {
     let direct: Bool
     let keep: KeepRule?
     let before: FileStatus
+    /// The source has holes: each range copies only its data extents (the copy already has its size).
+    let sparse: Bool
     let rangeSize: Int64
     let rangeCount: Int
     let chains: Int
@@ -357,11 +412,11 @@ final class SplitFile: @unchecked Sendable {
     let error = Atomic<Int32>(0)
 
     init(source: consuming FileDescriptor, destination: consuming FileDescriptor, srcZ: ZName, target: ZName, dstZ: ZName,
-         direct: Bool, before: FileStatus, rangeSize: Int64, streams: Int, keep: KeepRule?) {
+         direct: Bool, before: FileStatus, sparse: Bool, rangeSize: Int64, streams: Int, keep: KeepRule?) {
         sfd = source.rawValue; dfd = destination.rawValue
         self.source = consume source; self.destination = consume destination
         self.srcZ = srcZ; self.target = target; self.dstZ = dstZ; self.keep = keep
-        self.direct = direct; self.before = before; self.rangeSize = rangeSize
+        self.direct = direct; self.before = before; self.sparse = sparse; self.rangeSize = rangeSize
         rangeCount = Int((before.size + rangeSize - 1) / rangeSize)
         chains = max(1, min(rangeCount, streams / 2))
         remaining = Atomic(chains)

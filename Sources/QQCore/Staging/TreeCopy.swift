@@ -527,8 +527,10 @@ final class TreeCopy: @unchecked Sendable {
             let start = Int64(index) * f.rangeSize
             let length = min(f.rangeSize, f.before.size - start)
             var unused: UInt64 = 0  // split files are never checksummed (see copyRegularOnce)
-            if let code = engine.copyRange(f.sfd, f.dfd, start: start, length: length, shared: shared,
-                                           scratch: w.scratch, hash: &unused) {
+            let copied = f.sparse
+                ? engine.copyExtents(f.sfd, f.dfd, start: start, length: length, shared: shared, scratch: w.scratch, hash: &unused)
+                : engine.copyRange(f.sfd, f.dfd, start: start, length: length, shared: shared, scratch: w.scratch, hash: &unused)
+            if let code = copied {
                 _ = f.error.compareExchange(expected: 0, desired: code, ordering: .relaxed)
             }
         }
