@@ -124,6 +124,20 @@ struct PhaseFixture {
     }
 
     var window: RescueWindow { RescueWindow(budget: nil, killWait: KillWaitSource(known: 0, asked: nil)) }
+
+    /// A job up to the script run: its state file, context, created work dir and stage-in.
+    func staged() throws -> (keeper: FakeStateFile, context: JobContext, workDir: WorkDir, staged: StagedJob) {
+        let keeper = stateFile()
+        let context = context()
+        let wd = try WorkDir.prepare(context: context, keeper: keeper, supervisor: supervisor)
+        let staged = try StageIn.run(context: context, keeper: keeper, workDir: wd, supervisor: supervisor, heartbeat: {})
+        return (keeper, context, wd, staged)
+    }
+
+    /// Writes `text` into the work dir as the script would.
+    func scriptWrites(_ name: String, _ text: String) {
+        area.write("scratch/phase-user/qq-jobs/job_\(jobID)/\(name)", text)
+    }
 }
 
 @Suite("Runtime phases with a fake state file and supervisor (issue 10)")
@@ -258,11 +272,8 @@ struct RuntimePhaseTests {
         let f = PhaseFixture()
         defer { f.area.cleanup() }
         f.area.write("input/in.txt", "in\n")
-        let keeper = f.stateFile()
-        let context = f.context()
-        let wd = try WorkDir.prepare(context: context, keeper: keeper, supervisor: f.supervisor)
-        let staged = try StageIn.run(context: context, keeper: keeper, workDir: wd, supervisor: f.supervisor, heartbeat: {})
-        f.area.write("scratch/phase-user/qq-jobs/job_\(f.jobID)/result.txt", "42\n")
+        let (keeper, context, wd, staged) = try f.staged()
+        f.scriptWrites("result.txt", "42\n")
         let outcome = StageOut.finish(code: 0, state: f.writer(keeper, context), workDir: wd, staged: staged,
                                       supervisor: f.supervisor, window: f.window)
         #expect(outcome.ending == .completed(jobExitCode: 0))
@@ -280,12 +291,9 @@ struct RuntimePhaseTests {
     func failedScriptKeepsItsWorkDir() throws {
         let f = PhaseFixture()
         defer { f.area.cleanup() }
-        let keeper = f.stateFile()
-        let context = f.context()
-        let wd = try WorkDir.prepare(context: context, keeper: keeper, supervisor: f.supervisor)
-        let staged = try StageIn.run(context: context, keeper: keeper, workDir: wd, supervisor: f.supervisor, heartbeat: {})
-        f.area.write("scratch/phase-user/qq-jobs/job_\(f.jobID)/partial.txt", "p\n")
-        f.area.write("scratch/phase-user/qq-jobs/job_\(f.jobID)/job.out", "log\n")
+        let (keeper, context, wd, staged) = try f.staged()
+        f.scriptWrites("partial.txt", "p\n")
+        f.scriptWrites("job.out", "log\n")
         let outcome = StageOut.finish(code: 3, state: f.writer(keeper, context), workDir: wd, staged: staged,
                                       supervisor: f.supervisor, window: f.window)
         #expect(outcome.ending == .completed(jobExitCode: 3))
@@ -302,11 +310,8 @@ struct RuntimePhaseTests {
     func signalDuringTheScriptRescuesAndIsKilled() throws {
         let f = PhaseFixture()
         defer { f.area.cleanup() }
-        let keeper = f.stateFile()
-        let context = f.context()
-        let wd = try WorkDir.prepare(context: context, keeper: keeper, supervisor: f.supervisor)
-        let staged = try StageIn.run(context: context, keeper: keeper, workDir: wd, supervisor: f.supervisor, heartbeat: {})
-        f.area.write("scratch/phase-user/qq-jobs/job_\(f.jobID)/ckpt.dat", "step 9\n")
+        let (keeper, context, wd, staged) = try f.staged()
+        f.scriptWrites("ckpt.dat", "step 9\n")
         f.supervisor.terminationSignal = SIGTERM
         f.supervisor.terminationTime = monotonicSeconds()
         let outcome = Kill.duringScript(signal: SIGTERM, state: f.writer(keeper, context), workDir: wd, staged: staged,
