@@ -328,6 +328,20 @@ struct RuntimePhaseTests {
         #expect(Files.exists(wd.path), "a killed job's work dir is kept")
     }
 
+    @Test("An early-warning signal that no heartbeat has written yet is recorded by K1")
+    func pendingWarningIsRecordedAtTheKill() throws {
+        let f = PhaseFixture()
+        defer { f.area.cleanup() }
+        let (keeper, context, wd, staged) = try f.staged()
+        f.supervisor.pendingWarnings = ["USR1 2026-12-04 03:23:18"]
+        f.supervisor.terminationSignal = SIGTERM
+        f.supervisor.terminationTime = monotonicSeconds()
+        _ = Kill.duringScript(signal: SIGTERM, state: f.writer(keeper, context), workDir: wd, staged: staged,
+                              supervisor: f.supervisor, window: f.window)
+        let k1 = try #require(keeper.writes.first { $0.jobState == .killed })
+        #expect(k1.signals == ["USR1 2026-12-04 03:23:18"])
+    }
+
     @Test("A signal within a minute of the time limit is recorded as timeout")
     func signalNearTheTimeLimitIsATimeout() throws {
         let f = PhaseFixture()

@@ -17,7 +17,7 @@ enum Kill {
         }
         Log.info("Cleaning up: terminating subprocess.")
         let provisional = provisionalReason(sig, state: state)
-        let k1 = writeK1(state: state, reason: provisional, phase: .rescue)
+        let k1 = writeK1(state: state, reason: provisional, phase: .rescue, supervisor: supervisor)
         let reasonQuery = KillReasonQuery.start(state: state, supervisor: supervisor, window: window)
         // The group was signalled above while the script ran; otherwise what is left of it gets TERM now.
         supervisor.terminateProcessTree(first: scriptRunning ? 0 : SIGTERM,
@@ -41,7 +41,7 @@ enum Kill {
         var out = stageOut ?? StageOutStats(mode: .rescue)
         out.mode = .rescue
         let provisional = provisionalReason(sig, state: state)
-        let k1 = writeK1(state: state, reason: provisional, phase: .rescue)
+        let k1 = writeK1(state: state, reason: provisional, phase: .rescue, supervisor: supervisor)
         let reason = k1 ? (KillReasonQuery.start(state: state, supervisor: supervisor, window: window)?
             .answer(supervisor: supervisor) ?? provisional) : provisional
         return JobOutcome(ending: .killed(signal: sig, reason: reason), scriptExitCode: rc, error: nil,
@@ -50,9 +50,10 @@ enum Kill {
 
     /// R109: a signal before the script started: nothing to rescue (the pipeline removes what this
     /// attempt staged); `killed` is written once.
-    static func beforeScript(signal sig: Int32, keeper: (any StateFileKeeping)?) -> ExitStatus {
+    static func beforeScript(signal sig: Int32, keeper: (any StateFileKeeping)?, supervisor: any JobSupervisor) -> ExitStatus {
         Log.info("Received SIG\(signalName(sig)), initiating shutdown.")
         if let keeper, !keeper.stopped {
+            keeper.pendingSignals.append(contentsOf: supervisor.takePendingWarnings())
             // No start time yet, so no time limit can have passed: the signal tells the reason.
             let reason: KillReason = sig == SIGTERM || sig == SIGINT ? .cancelled : .signal
             let outcome = keeper.write { r in
@@ -69,8 +70,12 @@ enum Kill {
     }
 
     /// K1: `killed` at once, one immediate retry at most (R108 step 3).
-    private static func writeK1(state: JobStateWriter, reason: KillReason, phase: Phase) -> Bool {
+    private static func writeK1(state: JobStateWriter, reason: KillReason, phase: Phase,
+                                supervisor: any JobSupervisor) -> Bool {
         guard !state.keeper.stopped else { return false }
+        // An early warning (USR1 before the time limit) that no heartbeat has written yet belongs in
+        // this write: it may be the last one that records anything.
+        state.keeper.pendingSignals.append(contentsOf: supervisor.takePendingWarnings())
         var outcome = StateKeeper.Outcome.failed("")
         for _ in 0..<2 {
             state.keeper.wroteKilled = true

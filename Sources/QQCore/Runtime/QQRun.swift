@@ -78,6 +78,7 @@ struct JobPipeline {
     private func record(_ outcome: JobOutcome, state: JobStateWriter) -> ExitStatus {
         let foreignBefore = state.wentForeign
         if outcome.writesFinalRecord && !state.keeper.stopped {
+            state.keeper.pendingSignals.append(contentsOf: supervisor.takePendingWarnings())
             let written: StateKeeper.Outcome
             switch outcome.ending {
             case .completed: written = state.write(retry: true) { r in outcome.apply(to: &r) }
@@ -128,7 +129,7 @@ struct JobPipeline {
             Log.error(logged ? "Failure state was logged into the job info file." : "Failure state was NOT logged into the job info file.")
         case .terminated(let sig):
             removeStagedCopies(soFar)
-            return Kill.beforeScript(signal: sig, keeper: soFar.keeper)
+            return Kill.beforeScript(signal: sig, keeper: soFar.keeper, supervisor: supervisor)
         case .stateNotLogged(let m):
             removeStagedCopies(soFar)
             Log.error(m)
