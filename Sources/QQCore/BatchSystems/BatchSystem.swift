@@ -59,6 +59,18 @@ extension BatchSystem {
         queryEachJob(jobs, environment: environment, options: options, reaping: reaping)
     }
 
+    /// No listing by default: Local jobs are never queued (they start at once and write their file
+    /// first), and PBS has none yet (no PBS cluster to test against). Nothing is asked.
+    package func pendingJobs(environment: Environment, options: BatchQueryOptions,
+                            reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
+        .success([])
+    }
+
+    package func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
+                                     reaping: any ChildReaping) -> String? {
+        nil
+    }
+
     /// `queryJob` per job, at most 8 at a time.
     package func queryEachJob(_ jobs: [BatchQueryRequest], environment: Environment, options: BatchQueryOptions,
                              reaping: any ChildReaping) -> [BatchAnswer] {

@@ -24,17 +24,6 @@ package struct LocalSystem: BatchSystem {
         if sameHost { return .notFound }
         return .unavailable(reason: "the job ran on '\(jobHost)'; run qq-info there")
     }
-
-    /// Local jobs are never queued: they start at once and write their file first.
-    package func pendingJobs(environment: Environment, options: BatchQueryOptions,
-                            reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
-        .success([])
-    }
-
-    package func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
-                                     reaping: any ChildReaping) -> String? {
-        nil
-    }
 }
 
 /// The process exists and `/proc/<pid>/comm` starts with `qq-run`.

@@ -16,17 +16,6 @@ package struct PBSSystem: BatchSystem {
         }
         return .unavailable(reason: result.failureDescription(timeout: runner.timeout))
     }
-
-    /// Not done for PBS yet (no PBS cluster to test against): nothing is asked, nothing shown.
-    package func pendingJobs(environment: Environment, options: BatchQueryOptions,
-                            reaping: any ChildReaping) -> Result<[BatchJobRecord], BatchUnavailableError> {
-        .success([])
-    }
-
-    package func batchScriptFirstLine(of job: BatchJobRecord, environment: Environment, options: BatchQueryOptions,
-                                     reaping: any ChildReaping) -> String? {
-        nil
-    }
 }
 
 package enum PBSQuery {
