@@ -238,16 +238,11 @@ package enum WorkDirSafety {
         let wd = FileSystem.normalizeLexically(workDir)
         let input = FileSystem.normalizeLexically(inputDir)
         if FileSystem.isSameOrInside(wd, input) || FileSystem.isSameOrInside(input, wd) { return true }
-        guard let wdID = FileSystem.lstat(wd).map({ ($0.device, $0.inode) }) else { return false }
-        if let inputID = FileSystem.stat(input).map({ ($0.device, $0.inode) }) {
-            if realAncestors(of: input).contains(where: { $0 == wdID }) { return true }   // wd ⊇ input
-            if realAncestors(of: wd).contains(where: { $0 == inputID }) { return true }   // wd ⊆ input
+        guard let wdID = FileSystem.lstat(wd)?.identity else { return false }
+        if let inputID = FileSystem.stat(input)?.identity {
+            if FileSystem.identitiesOfSelfAndParents(input).contains(wdID) { return true }   // wd ⊇ input
+            if FileSystem.identitiesOfSelfAndParents(wd).contains(inputID) { return true }   // wd ⊆ input
         }
         return false
-    }
-
-    /// Device and inode of `path` (resolved) and of each of its real parents up to `/`.
-    static func realAncestors(of path: String) -> [(UInt64, UInt64)] {
-        FileSystem.identitiesOfSelfAndParents(path).map { ($0.device, $0.inode) }
     }
 }
