@@ -125,14 +125,22 @@ enum FallbackRunner {
         if pointsBack { throw failure("QQ_FALLBACK_RUNNER points back to qq-run.") }
         var childEnv = env
         childEnv["QQ_FALLBACK_ACTIVE"] = String(getpid())
-        for sig in 1..<65 where sig != SIGKILL && sig != SIGSTOP { _ = cqq_signal_default(Int32(sig)) }
-        var empty = sigset_t()
-        cqq_sigset_empty(&empty)
-        pthread_sigmask(SIG_SETMASK, &empty, nil)
         Log.info("Handing the job to '\(path)'.")
-        let argv = ([path, "run"] + arguments).map { strdup($0) } + [nil]
-        let envp = childEnv.entries.map { strdup($0) } + [nil]
-        execve(path, argv, envp)
-        throw failure("Cannot execute QQ_FALLBACK_RUNNER '\(path)': \(String(cString: strerror(errno))).")
+        let code = execReplacingProcess(path, [path, "run"] + arguments, childEnv)
+        throw failure("Cannot execute QQ_FALLBACK_RUNNER '\(path)': \(String(cString: strerror(code))).")
     }
+}
+
+/// Replaces this process with `path` (the fallback runner, or the next cycle of a Local loop job):
+/// every signal back to its default disposition and an empty signal mask first, so nothing qq-run
+/// blocked or caught leaks into the new program. Returns only on failure, with the errno.
+func execReplacingProcess(_ path: String, _ arguments: [String], _ env: Environment) -> Int32 {
+    for sig in 1..<65 where sig != SIGKILL && sig != SIGSTOP { _ = cqq_signal_default(Int32(sig)) }
+    var empty = sigset_t()
+    cqq_sigset_empty(&empty)
+    pthread_sigmask(SIG_SETMASK, &empty, nil)
+    let argv = arguments.map { strdup($0) } + [nil]
+    let envp = env.entries.map { strdup($0) } + [nil]
+    execve(path, argv, envp)
+    return errno
 }

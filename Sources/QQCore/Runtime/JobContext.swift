@@ -27,6 +27,9 @@ struct JobContext: Sendable {
     var inheritedInfoIgnored: Bool { invocation.inheritedInfoIgnored }
 
     var retryPolicy: RetryPolicy { RetryPolicy.from(settings) }
+    /// `resubmit-on` (issue 11): plain mode's directive or `QQ_OPT_RESUBMIT_ON`; in qq-managed mode
+    /// only the variable (qq submit rejects directives it does not know).
+    var resubmitOn: [String] { plainOptions?.resubmitOn ?? splitListOption(environment.nonEmpty("QQ_OPT_RESUBMIT_ON") ?? "") }
     var heartbeatInterval: Double? { settings.heartbeatInterval > 0 ? Double(settings.heartbeatInterval) : nil }
     /// R113: results are rescued on a kill unless QQ_RESCUE / `rescue` says no.
     var rescuesResults: Bool { plainOptions?.rescue ?? settings.rescue }
@@ -59,6 +62,14 @@ struct PlainOptions: Sendable {
     var interpreter: String?
     var walltime: String?
     var rescue = true
+    /// Loop and continuous jobs (issue 11).
+    var jobType: JobType = .standard
+    var loopStart: Int?
+    var loopEnd: Int?
+    var archive: String?
+    var archiveFormat: String?
+    var archiveMode: [String] = []
+    var resubmitOn: [String] = []
 }
 
 /// The fields every write of this runner carries (R62, R27): who runs the job, where, how often it

@@ -7,8 +7,10 @@ enum Kill {
     /// R108: the signal arrived while the script ran, or after it ended but before stage-out (under
     /// proctrack/linuxproc Slurm signals the script too, so it often dies first): the job was
     /// killed all the same, and its results are rescued, not judged by the transfer policy.
+    /// `rescueUnderRealNames`: a loop cycle that continues after its time limit (issue 11 item 3).
     static func duringScript(signal sig: Int32, state: JobStateWriter, workDir: WorkDir, staged: StagedJob,
-                             supervisor: any JobSupervisor, window: RescueWindow) -> JobOutcome {
+                             supervisor: any JobSupervisor, window: RescueWindow,
+                             rescueUnderRealNames: Bool = false) -> JobOutcome {
         Log.info("Received SIG\(signalName(sig)), initiating shutdown.")
         let scriptRunning = supervisor.scriptStatus == nil
         if let pid = supervisor.scriptPID, scriptRunning {
@@ -24,7 +26,8 @@ enum Kill {
                                         grace: window.grace(killGrace: state.context.settings.killGrace))
         var stageOut: StageOutStats?
         if workDir.usesScratch, FileSystem.stat(workDir.path) != nil {
-            stageOut = rescue(state: state, workDir: workDir, staged: staged, supervisor: supervisor, window: window)
+            stageOut = rescue(state: state, workDir: workDir, staged: staged, supervisor: supervisor, window: window,
+                              underRealNames: rescueUnderRealNames)
         }
         // The reason was asked for in parallel (R108 step 4); it must not eat the rescue's time.
         let reason = reasonQuery?.answer(supervisor: supervisor) ?? provisional
@@ -113,7 +116,7 @@ enum Kill {
     /// results, smallest first, before the deadline. The work dir is always kept. (R113's policy —
     /// not the transfer decision — says whether results are rescued.)
     static func rescue(state: JobStateWriter, workDir: WorkDir, staged: StagedJob, supervisor: any JobSupervisor,
-                       window: RescueWindow, logsFirst: Bool = true) -> StageOutStats {
+                       window: RescueWindow, logsFirst: Bool = true, underRealNames: Bool = false) -> StageOutStats {
         let context = state.context
         let record = state.record
         let inputDir = record.inputDir
@@ -128,7 +131,8 @@ enum Kill {
             let logNames: Set<PathBytes> = [PathBytes(record.stdoutFile.utf8), PathBytes(record.stderrFile.utf8)]
             let result = engine.rescue(from: workDir.path, to: inputDir, manifest: staged.manifest, controlFiles: WorkDir.controlFileNames,
                                        includedNames: Set(record.includedFiles.map { PathBytes(FileSystem.baseName($0).utf8) }),
-                                       skipTopLevel: logNames, deadline: deadline)
+                                       skipTopLevel: logNames, deadline: deadline,
+                                       keep: underRealNames ? StageOutKeep(jobID: context.jobID) : nil)
             files += result.stats.files
             bytes += result.stats.bytes
             notCopied += result.notCopied

@@ -77,12 +77,17 @@ enum ManagedStart {
         Log.info("Restarting job '\(keeper.jobID)' (restart \(restartCount)).")
     }
 
-    /// Step 7 (R117): job types qq-run does not run yet go to the fallback runner.
+    /// Step 7 (R117 as changed by issue 11): loop and continuous jobs run here; what qq-run does not
+    /// run (PBS loop jobs, unknown job types) goes to the fallback runner.
     static func checkJobType(_ context: JobContext, record: InfoRecord) throws(RunFailure) {
-        guard record.jobType != .standard else { return }
+        switch record.jobType {
+        case .standard: return
+        case .loop, .continuous: if context.system != .pbs { return }
+        case .other: break
+        }
         try FallbackRunner.exec(settings: context.settings, environment: context.environment,
                                 arguments: context.arguments.raw,
-                                reason: "Job type '\(record.jobType.text)' is not supported by qq-run \(QQVersion.version). Set QQ_FALLBACK_RUNNER to a qq that supports it.",
+                                reason: "Job type '\(record.jobType.text)' is not supported by qq-run \(QQVersion.version) on \(context.system.rawValue). Set QQ_FALLBACK_RUNNER to a qq that supports it.",
                                 failure: RunFailure.error)
     }
 }

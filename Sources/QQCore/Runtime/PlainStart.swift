@@ -56,9 +56,22 @@ struct PlainStart {
         // An unsupported type (R46) is reported after the claim, as error 91 recorded in the file.
         let baseName = plainBaseName(scriptPath: scriptPath)
         var jobName = baseName
-        if let a = jobEnv.arrayJobID, let t = jobEnv.arrayTaskID { jobName = insertingBeforeFirstDot(baseName, "_\(a)_\(t)") }
-        let record = makePlainRecord(jobName: jobName, scriptName: system == .local ? FileSystem.baseName(scriptPath) : baseName,
+        var scriptName = system == .local ? FileSystem.baseName(scriptPath) : baseName
+        var loopInfo: LoopInfo?
+        if options.jobType == .loop {
+            // A resubmitted cycle is named `md+0004.sh` in the queue; its script name is `md.sh`.
+            scriptName = LoopNames.scriptName(fromJobName: scriptName) ?? scriptName
+            let info = try plainLoopInfo(options, inputDir: inputDir)
+            let cycle = info.current ?? info.start
+            try requirePreviousCycleEnded(scriptName: scriptName, cycle: cycle, inputDir: inputDir)
+            jobName = LoopNames.jobName(scriptName: scriptName, cycle: cycle)
+            loopInfo = info
+        }
+        if let a = jobEnv.arrayJobID, let t = jobEnv.arrayTaskID { jobName = insertingBeforeFirstDot(jobName, "_\(a)_\(t)") }
+        var record = makePlainRecord(jobName: jobName, scriptName: scriptName,
                                      inputDir: inputDir, workDirType: workDirType, options: options)
+        record.jobType = options.jobType
+        record.loopInfo = loopInfo
         let (infoPath, keeper) = try claimInfoFile(record: record, jobName: jobName)
         return (invocation.context(infoPath: infoPath, plainOptions: options), keeper)
     }
@@ -81,18 +94,14 @@ struct PlainStart {
     func readPlainOptions(scriptText: String, scriptPath: String) -> PlainOptions {
         let d = Directives.parse(scriptText: scriptText)
         for line in d.malformed { Log.warning("Ignoring malformed qq directive in '\(scriptPath)': \(line)") }
-        let known: Set<String> = ["work_dir", "exclude", "include", "transfer_mode", "interpreter", "walltime", "rescue"]
+        let known: Set<String> = ["work_dir", "exclude", "include", "transfer_mode", "interpreter", "walltime", "rescue",
+                                  "job_type", "loop_start", "loop_end", "archive", "archive_format", "archive_mode", "resubmit_on"]
         let ignored: Set<String> = ["queue", "server", "account", "batch_system", "nnodes", "ncpus", "ncpus_per_node", "mem",
                                     "mem_per_node", "mem_per_cpu", "ngpus", "ngpus_per_node", "work_size", "work_size_per_node",
-                                    "work_size_per_cpu", "props", "depend", "loop_start", "loop_end", "archive",
-                                    "archive_format", "archive_mode"]
+                                    "work_size_per_cpu", "props", "depend"]
         for key in d.values.keys.sorted() where !known.contains(key) {
             if ignored.contains(key) {
                 Log.debug("Directive '\(key)' is applied by the scheduler, not by qq-run; ignored.")
-            } else if key == "job_type" {
-                if d[key]?.lowercased() != "standard" {
-                    Log.warning("Job type '\(d[key] ?? "")' is not supported in plain mode; running as a standard job.")
-                }
             } else {
                 Log.warning("Unknown qq directive '\(key)' ignored.")
             }
@@ -137,7 +146,72 @@ struct PlainStart {
                 Log.warningOnce("Invalid value '\(r)' for \(origin("rescue", "QQ_RESCUE")) (expected true or false); using \(settings.rescue).")
             }
         }
+        readLoopOptions(into: &o, value: value, origin: origin)
         return o
+    }
+
+    /// Issue 11: the loop-job directives in qq's names (`job-type`, `loop-start`, `loop-end`,
+    /// `archive`, `archive-format`, `archive-mode`) and qq-run's `resubmit-on`.
+    private func readLoopOptions(into o: inout PlainOptions, value: (String, String) -> String?,
+                                 origin: (String, String) -> String) {
+        if let t = value("job_type", "QQ_OPT_JOB_TYPE") {
+            switch JobType(reading: t.trimmingBlanks) {
+            case .standard, .other:
+                if t.lowercased() != "standard" {
+                    Log.warningOnce("Invalid value '\(t)' for \(origin("job_type", "QQ_OPT_JOB_TYPE")) (expected standard, loop or continuous); running as a standard job.")
+                }
+            case let known: o.jobType = known
+            }
+        }
+        func number(_ key: String, _ envName: String) -> Int? {
+            guard let text = value(key, envName) else { return nil }
+            guard let n = Int(text.trimmingBlanks), n >= 0 else {
+                Log.warningOnce("Invalid value '\(text)' for \(origin(key, envName)) (expected a whole number of at least 0); ignored.")
+                return nil
+            }
+            return n
+        }
+        o.loopStart = number("loop_start", "QQ_OPT_LOOP_START")
+        o.loopEnd = number("loop_end", "QQ_OPT_LOOP_END")
+        o.archive = value("archive", "QQ_OPT_ARCHIVE")?.trimmingBlanks
+        o.archiveFormat = value("archive_format", "QQ_OPT_ARCHIVE_FORMAT")?.trimmingBlanks
+        if let m = value("archive_mode", "QQ_OPT_ARCHIVE_MODE") {
+            let policy = TransferPolicy(splitListOption(m))
+            for bad in policy.ignored {
+                Log.warningOnce("Invalid value '\(bad)' for \(origin("archive_mode", "QQ_OPT_ARCHIVE_MODE")) (expected success, failure, always, never or an exit code 0-255); ignored.")
+            }
+            o.archiveMode = policy.valid
+        }
+        o.resubmitOn = value("resubmit_on", "QQ_OPT_RESUBMIT_ON").map(splitListOption) ?? []
+    }
+
+    /// A plain-mode loop job's `loop_info` (qq submit's defaults: start 1, archive `storage`, format
+    /// `job%04d`, archive mode `success`); the cycle is the one the archive says comes next (§10 item 7).
+    private func plainLoopInfo(_ o: PlainOptions, inputDir: String) throws(RunFailure) -> LoopInfo {
+        guard let end = o.loopEnd else {
+            throw .fatal("A loop job needs its last cycle: add '# qq loop-end <N>' to the script (or set QQ_OPT_LOOP_END).")
+        }
+        let start = o.loopStart ?? 1
+        guard end >= start else { throw .fatal("loop-start (\(start)) cannot be higher than loop-end (\(end)).") }
+        let archive = FileSystem.normalizeLexically(o.archive ?? "storage", relativeTo: inputDir)
+        guard archive != inputDir else {
+            throw .fatal("The input directory cannot be the loop job's archive. Set '# qq archive <dir>' to a directory for the archived cycles, e.g. storage.")
+        }
+        let format = o.archiveFormat ?? ArchiveFormat.defaultText
+        let current = ArchiveFormat(format).currentCycle(archiveFileNames: LoopJob.archiveFileNames(archive), start: start)
+        guard current <= end else {
+            throw .fatal("The archive '\(archive)' already holds cycle \(current), beyond loop-end \(end): the loop is complete. Raise loop-end to run more cycles.")
+        }
+        return LoopInfo(start: start, end: end, archive: archive, archiveFormat: format, current: current,
+                        archiveMode: o.archiveMode.isEmpty ? ["success"] : o.archiveMode)
+    }
+
+    /// The previous cycle's files are archived when this one starts: its job must have ended.
+    private func requirePreviousCycleEnded(scriptName: String, cycle: Int, inputDir: String) throws(RunFailure) {
+        let path = inputDir + "/" + replacingSuffix(of: LoopNames.jobName(scriptName: scriptName, cycle: cycle - 1), with: ".qqinfo")
+        guard FileSystem.lstat(path) != nil, let previous = try? InfoFile.load(path: path, tornReadRetries: 0),
+              !sameJob(previous.jobID, jobID), !jobHasEnded(previous) else { return }
+        throw .fatal("The previous cycle's job '\(previous.jobID)' ('\(path)') may still be running, and this cycle would archive its files. Wait until it has ended (or cancel it), then submit the script again.")
     }
 
     /// R80: the batch job name (Local: the script's file name), made safe for a file name.

@@ -30,7 +30,11 @@ struct JobPipeline {
             let window = RescueWindow(budget: context.settings.rescueBudget, killWait: killWait)
             Log.info("[qq-run v\(QQVersion.version) \(context.system.rawValue)] Initializing job '\(context.jobID)' on host '\(context.host)'.")  // 6
             if context.mode == .managed { try ManagedStart.checkJobType(context, record: keeper.record) }       // 7
+            var cycle = try LoopJob.from(record: keeper.record, resubmitOn: context.resubmitOn)
+                .map { LoopCycle(job: $0, record: keeper.record, jobID: context.jobID) }
             try checkpoint(supervisor)
+            // §10 item 2: the previous cycle's files go to the archive before anything is staged.
+            try cycle?.archive?.archivePreviousCycle(engine: context.copyEngine(resources: keeper.record.resources))
             let workDir = try WorkDir.prepare(context: context, keeper: keeper, supervisor: supervisor)       // 8, 9
             soFar.workDir = workDir
             let facts = BackgroundFacts.start(context: context, killWait: killWait, record: keeper.record, reaping: supervisor)
@@ -38,19 +42,31 @@ struct JobPipeline {
             soFar.state = state
             let staged = try StageIn.run(context: context, keeper: keeper, workDir: workDir,
                                          supervisor: supervisor, heartbeat: { state.heartbeat(supervisor) }) // 10
+            // §10 item 3: this cycle's files from the archive override the staged ones.
+            if let archive = cycle?.archive {
+                cycle?.restored = try archive.restore(into: workDir.path, replacingStaged: workDir.usesScratch,
+                                                      engine: context.copyEngine(resources: keeper.record.resources))
+            }
             try checkpoint(supervisor)
             let end = try ScriptRun.run(state: state, workDir: workDir, staged: staged, supervisor: supervisor)  // 11–14
             soFar.scriptStarted = true
             let outcome: JobOutcome
+            var noResubmit = false
             switch end {                                                                                     // 15–18
-            case .exited(let code):
+            case .exited(var code):
+                // §10 item 4: 95 ends a loop or continuous job as finished, without a next cycle.
+                if let c = cycle, c.isNoResubmit(code) { code = 0; noResubmit = true }
                 outcome = StageOut.finish(code: code, state: state, workDir: workDir, staged: staged,
-                                          supervisor: supervisor, window: window)
+                                          supervisor: supervisor, window: window, cycle: cycle)
             case .interrupted(let sig):
                 outcome = Kill.duringScript(signal: sig, state: state, workDir: workDir, staged: staged,
-                                            supervisor: supervisor, window: window)
+                                            supervisor: supervisor, window: window,
+                                            rescueUnderRealNames: cycle?.job.resubmitOnTimeout ?? false)
             }
-            return record(outcome, state: state)                                                             // 19
+            let (status, recorded) = record(outcome, state: state)                                           // 19
+            cycle?.afterFinalWrite(outcome: outcome, noResubmit: noResubmit, finalWriteDone: recorded, state: state,
+                                   workDir: workDir, staged: staged, supervisor: supervisor)
+            return status
         } catch let failure {
             return finish(with: failure, soFar: soFar)
         }
@@ -74,9 +90,10 @@ struct JobPipeline {
         }
     }
 
-    /// W5 or K2, and the exit status.
-    private func record(_ outcome: JobOutcome, state: JobStateWriter) -> ExitStatus {
+    /// W5 or K2, and the exit status; true when the final write is in the file.
+    private func record(_ outcome: JobOutcome, state: JobStateWriter) -> (ExitStatus, Bool) {
         let foreignBefore = state.wentForeign
+        var recorded = false
         if outcome.writesFinalRecord && !state.keeper.stopped {
             state.keeper.pendingSignals.append(contentsOf: supervisor.takePendingWarnings())
             let written: StateKeeper.Outcome
@@ -85,6 +102,7 @@ struct JobPipeline {
             case .killed: written = state.write { r in outcome.apply(to: &r) }
             }
             state.noteForeign(written, alreadyForeign: foreignBefore)
+            recorded = written == .written
             switch (outcome.ending, written) {
             case (_, .written), (_, .killedElsewhere), (_, .otherJob): break
             case (.completed, .locked):
@@ -102,11 +120,11 @@ struct JobPipeline {
             if state.wentForeign {
                 Log.error("Fatal qq run error: the info file '\(state.infoPath)' was changed by someone else during the job.")
                 Log.error("Failure state was NOT logged into the job info file.")
-                return .foreign
+                return (.foreign, false)
             }
             Log.info("Job completed with an exit code of \(code).")
         }
-        return outcome.exitStatus
+        return (outcome.exitStatus, recorded)
     }
 
     // MARK: Ending early

@@ -27,6 +27,7 @@ enum ScriptEnvironment {
         }
         env["QQ_NODELIST"] = record.allNodes.joined(separator: " ")
         if let task = record.arrayTaskID { env["QQ_ARRAY_INDEX"] = task } else { env["QQ_ARRAY_INDEX"] = nil }
+        for (name, value) in LoopJob.scriptVariables(record: record) { env[name] = value }
         env["PWD"] = workDir
         return env
     }

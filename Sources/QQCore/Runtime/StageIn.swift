@@ -76,6 +76,12 @@ enum StageIn {
             guard let target = FileSystem.readLink("/proc/self/fd/\(fd)") else { continue }
             if target.hasPrefix(inputDir + "/") { filter.addExclude(String(target.dropFirst(inputDir.count + 1)), anchored: true) }
         }
+        // A loop job's archive holds every earlier cycle: the cycle's own files come from it by
+        // name after stage-in (§10 item 3), never the whole of it.
+        if record.jobType == .loop, let archive = record.loopInfo?.archive.map({ FileSystem.normalizeLexically($0, relativeTo: inputDir) }),
+           archive.hasPrefix(inputDir + "/") {
+            filter.addExclude(String(archive.dropFirst(inputDir.count + 1)), anchored: true)
+        }
         for entry in record.excludedFiles {
             if entry.hasPrefix("/") {
                 if entry.hasPrefix(inputDir + "/") {

@@ -1,15 +1,17 @@
 /// Steps 15–19 after the script ended on its own: leftovers terminated (R95), W4, the transfer
 /// decision (R98), stage-out with verification (R99–R103), and the outcome for W5.
 enum StageOut {
+    /// `cycle`: a loop cycle's files go to its archive first (§10 item 5).
     static func finish(code rc: Int, state: JobStateWriter, workDir: WorkDir, staged: StagedJob,
-                       supervisor: any JobSupervisor, window: RescueWindow) -> JobOutcome {
+                       supervisor: any JobSupervisor, window: RescueWindow, cycle: LoopCycle? = nil) -> JobOutcome {
         let context = state.context
         let leftovers = supervisor.terminateProcessTree(grace: window.grace(killGrace: context.settings.killGrace))
         if leftovers > 0 { Log.info("Terminated \(leftovers) leftover process(es) of the script.") }
         supervisor.waitForEvents(timeout: 0)
         if let sig = supervisor.terminationSignal {
             return Kill.duringScript(signal: sig, state: state, workDir: workDir, staged: staged,
-                                     supervisor: supervisor, window: window)
+                                     supervisor: supervisor, window: window,
+                                     rescueUnderRealNames: cycle?.job.resubmitOnTimeout ?? false)
         }
         let usage = supervisor.usage
         Log.info("Finalizing the execution.")
@@ -21,6 +23,7 @@ enum StageOut {
             }
             state.noteForeign(w4, alreadyForeign: false)
         }
+        cycle?.archiveResults(exitCode: rc, state: state, workDir: workDir, staged: staged, supervisor: supervisor)
         let policy = TransferPolicy(state.record.effectiveTransferMode)
         for t in policy.ignored { Log.warning("Unknown transfer mode '\(t)' in the info file ignored; using '\(policy.valid.joined(separator: ","))'.") }
         var result = Copied(stats: nil, synchronized: nil, error: nil)

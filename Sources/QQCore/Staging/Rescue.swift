@@ -15,9 +15,12 @@ extension CopyEngine {
     /// Copies the new and changed results of `workDir` (R99's rules) into `inputDir`, smallest first,
     /// starting no file after `deadline − 0.5 s` (monotonic seconds) and abandoning one still in
     /// flight then. A rescue never replaces an existing file of the input dir: such a result is
-    /// written next to it as `<name>.rescued`.
+    /// written next to it as `<name>.rescued` — unless `keep` is given: then results take their real
+    /// names and the input dir's version in the way is kept aside as stage-out does (a loop cycle
+    /// continued after its time limit needs its checkpoint under its own name, issue 11 item 3).
     package func rescue(from workDir: String, to inputDir: String, manifest: Manifest, controlFiles: Set<PathBytes>,
-                       includedNames: Set<PathBytes>, skipTopLevel: Set<PathBytes>, deadline: Double) -> RescueResult {
+                       includedNames: Set<PathBytes>, skipTopLevel: Set<PathBytes>, deadline: Double,
+                       keep: StageOutKeep? = nil) -> RescueResult {
         var result = RescueResult()
         let t0 = monotonicSeconds()
         let roots: CopyRoots
@@ -39,7 +42,8 @@ extension CopyEngine {
             if fatal.load(ordering: .relaxed) || monotonicSeconds() >= deadline - 0.5 {  // the rescue runs after the signal: no shouldStop here
                 return .notStarted
             }
-            switch engine.rescueOne(list[index].components, src, dst, manifest: manifest, deadline: deadline - 0.5) {
+            switch engine.rescueOne(list[index].components, src, dst, manifest: manifest, deadline: deadline - 0.5,
+                                    keep: keep, inputDir: inputDir) {
             case .success(let (bytes, renamedTo)): return .copied(bytes, renamedTo)
             case .failure(let f):
                 if f.endsTheCopy { fatal.store(true, ordering: .relaxed) }
@@ -90,7 +94,7 @@ extension CopyEngine {
     /// Copies one result; returns the bytes copied (−1: it was already back, nothing copied) and,
     /// when the input had a file of that name, the `.rescued` name used instead.
     fileprivate func rescueOne(_ components: [PathBytes], _ srcRoot: Int32, _ dstRoot: Int32, manifest: Manifest,
-                           deadline: Double) -> Result<(Int64, PathBytes?), CopyFailure> {
+                           deadline: Double, keep: StageOutKeep?, inputDir: String) -> Result<(Int64, PathBytes?), CopyFailure> {
         let rel = joined(components)
         guard let name = components.last else { return .failure(CopyFailure(path: rel, code: EINVAL, operation: "copy")) }
         // The directories on the way, each opened relative to the one before (never through a symlink).
@@ -121,8 +125,24 @@ extension CopyEngine {
             if existing.isRegular, st.isRegular, existing.size == st.size, existing.mtimeTotalNanos == st.mtimeTotalNanos {
                 return .success((-1, nil))
             }
-            target = name + PathBytes(".rescued".utf8)
-            renamed = joined(Array(components.dropLast()) + [target])
+            if keep == nil {
+                target = name + PathBytes(".rescued".utf8)
+                renamed = joined(Array(components.dropLast()) + [target])
+            }
+        }
+        if let keep, st.isRegular {
+            let recorded = manifest.entries[rel]
+            let rule = KeepRule(suffix: keep.suffix, staged: recorded.map { ($0.sourceSize, $0.sourceMtimeNanos) })
+            let shared = CopyShared()
+            let outcome = copyRegularOnce(srcDir, zName(name), dstDir, zName(name), rel: rel, direct: false, splitAt: nil,
+                                          shared: shared, scratch: CopyScratch(), deadline: deadline, keep: rule)
+            for kept in shared.kept.withLock({ $0 }) { Log.warning(kept.warning(inputDir: inputDir, copied: true)) }
+            switch outcome {
+            case .success(.copied(let copy, _)): return .success((copy.size, nil))
+            case .success(.vanished): return .failure(CopyFailure(path: rel, code: ENOENT, operation: "open"))
+            case .success: return .failure(CopyFailure(path: rel, code: EINVAL, operation: "copy (not a regular file)"))
+            case .failure(let f): return .failure(f)
+            }
         }
         if st.isSymlink {
             return copySymlink(srcDir, name, dstDir, target, source: st).map { _ in (0, renamed) }

@@ -11,7 +11,7 @@ extension InfoFileCodec {
         "job_exit_code",
         "runner", "runner_pid", "cluster", "pid_ns", "phase", "heartbeat", "heartbeat_interval", "restarts",
         "array_job_id", "array_task_id", "kill_reason", "script_exit_code", "error", "signals", "stage_in",
-        "stage_out", "usage", "synchronized", "wiped",
+        "stage_out", "usage", "synchronized", "wiped", "next_job_id", "resubmit_error",
     ]
 
     static let markerKeys: Set<String> = [
@@ -96,6 +96,10 @@ extension InfoFileCodec {
             try r.bool(n, "synchronized")
         }
         record.wiped = r.lenient(f["wiped"], "wiped") { n throws(InfoFileError) in try r.timestamp(n, "wiped") }
+        record.nextJobID = r.lenient(f["next_job_id"], "next_job_id") { n throws(InfoFileError) in try r.string(n, "next_job_id") }
+        record.resubmitError = r.lenient(f["resubmit_error"], "resubmit_error") { n throws(InfoFileError) in
+            try r.string(n, "resubmit_error")
+        }
 
         record.unknownEntries = doc.unknown
         return record

@@ -275,6 +275,8 @@ extension InfoFileCodec {
         }
         w.bool("synchronized", r.synchronized)
         w.timestamp("wiped", r.wiped)
+        w.string("next_job_id", r.nextJobID)
+        w.string("resubmit_error", r.resubmitError)
 
         // Unknown keys, verbatim, in their original order (R29).
         for e in r.unknownEntries { w.raw(e.text) }

@@ -222,6 +222,10 @@ package struct InfoRecord: Sendable, Hashable {
     package var usage: Usage?
     package var synchronized: Bool?
     package var wiped: Timestamp?
+    /// Loop and continuous jobs (issue 11): the next cycle's job id, once submitted (plain mode).
+    package var nextJobID: String?
+    /// Why the next cycle could not be submitted, with the command to submit it by hand.
+    package var resubmitError: String?
 
     /// Unknown top-level keys, in their original order.
     package var unknownEntries: [RawEntry]
@@ -241,7 +245,7 @@ package struct InfoRecord: Sendable, Hashable {
         runner = nil; runnerPID = nil; cluster = nil; pidNamespace = nil; phase = nil; heartbeat = nil
         heartbeatInterval = nil; restarts = nil; arrayJobID = nil; arrayTaskID = nil; killReason = nil
         scriptExitCode = nil; error = nil; signals = []; stageIn = nil; stageOut = nil; usage = nil
-        synchronized = nil; wiped = nil; unknownEntries = []
+        synchronized = nil; wiped = nil; nextJobID = nil; resubmitError = nil; unknownEntries = []
     }
 
     /// R25.

@@ -90,6 +90,8 @@ package struct CommandRunner: Sendable {
     /// Captured output beyond this many bytes per stream is dropped (a runaway command must not
     /// exhaust memory); reading continues so the child is never blocked on a full pipe.
     package var outputLimit: Int = 64 << 20
+    /// Where the command runs; nil: qq's own current directory.
+    package var workingDirectory: String?
 
     package init(environment: Environment, timeout: Double, reaping: any ChildReaping = DirectReaping()) {
         self.environment = environment
@@ -118,7 +120,8 @@ package struct CommandRunner: Sendable {
 
         let spawned = reaping.spawnRegistered {
             SpawnRequest(executable: executable, arguments: argv, environment: environment.entries,
-                         stdoutFD: outPipe[1], stderrFD: errPipe[1], stdinFromDevNull: true).spawn()
+                         stdoutFD: outPipe[1], stderrFD: errPipe[1], stdinFromDevNull: true,
+                         workDir: workingDirectory).spawn()
         }
         // The parent's copies of the write ends must go, or EOF never comes.
         close(outPipe[1]); close(errPipe[1])
