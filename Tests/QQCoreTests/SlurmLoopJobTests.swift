@@ -272,3 +272,103 @@ struct SlurmLoopJobTests {
         #expect(Files.exists("\(dirs.input)/storage/md0004.cpt"), why)
     }
 }
+
+extension SlurmLoopJobTests {
+    /// An `sbatch` in front of the real one: after the test's own submission, it fails `failures`
+    /// times with `message` (counting its calls in the probe dir), then hands over to /usr/bin/sbatch.
+    func sbatchStandIn(_ dirs: TestDirs, failures: Int, message: String) throws -> String {
+        let bin = "\(dirs.base)/standin-bin"
+        try Files.mkdir(bin)
+        try Files.write("\(bin)/sbatch", """
+            #!/bin/bash
+            # The test's own submission (not from inside a job) goes straight through.
+            [ -z "$SLURM_JOB_ID" ] && [ ! -f "\(dirs.probe)/submitted" ] && { touch "\(dirs.probe)/submitted"; exec /usr/bin/sbatch "$@"; }
+            n=$(( $(cat "\(dirs.probe)/sbatch-calls" 2>/dev/null || echo 0) + 1 ))
+            echo "$n" > "\(dirs.probe)/sbatch-calls"
+            if [ "$n" -le \(failures) ]; then echo "\(message)" >&2; exit 1; fi
+            exec /usr/bin/sbatch "$@"
+            """, mode: 0o755)
+        return "\(bin):\(try SlurmCluster.jobPath())"
+    }
+
+    @Test("(g) A resubmission that fails while the controller is unreachable is retried, then the next cycle runs")
+    func unreachableControllerIsRetried() throws {
+        let dirs = try TestDirs("loop-g")
+        try dirs.put("md.sh", loopScript(end: 2))
+        let path = try sbatchStandIn(dirs, failures: 2, message: "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)")
+        let first = try SlurmCluster.submit("md.sh", dirs: dirs, env: ["PATH": path])
+        let chain = try followCycles(first, infoFiles: ["md+0001.qqinfo|storage/md0001.qqinfo", "md+0002.qqinfo"])
+        let why = first.diagnostics()
+        #expect(chain.count == 2 && chain[1].record.state == "COMPLETED", why)
+        #expect(dirs.probeFile("sbatch-calls") == "3", why)
+        let log = Files.read(first.outputPath) ?? ""
+        #expect(log.contains("(attempt 1 of 8; retrying in"), "\(log)")
+    }
+
+    @Test("(h) A refused resubmission is an ERROR with the command to run by hand; the cycle stays finished")
+    func refusedResubmissionIsRecordedNotFailed() throws {
+        let dirs = try TestDirs("loop-h")
+        try dirs.put("md.sh", loopScript(end: 3))
+        let path = try sbatchStandIn(dirs, failures: 99, message: "sbatch: error: Batch job submission failed: Invalid account or account/partition combination specified")
+        let job = try SlurmCluster.submit("md.sh", dirs: dirs, env: ["PATH": path])
+        let rec = try #require(try SlurmCluster.waitForEnd(job).first)
+        let why = job.diagnostics()
+        #expect(rec.state == "COMPLETED" && rec.exitCode == "0:0", why)
+        #expect(dirs.probeFile("sbatch-calls") == "1", "a refusal is not retried\n\(why.rawValue)")
+        let info = try InfoFile.load(path: "\(dirs.input)/md+0001.qqinfo")
+        #expect(info.jobState == .finished && info.jobExitCode == 0, why)
+        let error = info.resubmitError ?? ""
+        #expect(error.contains("Invalid account"), why)
+        #expect(error.contains("Submit it by hand: cd \(dirs.input) && sbatch --parsable --job-name=md+0002.sh"), "\(error)")
+        #expect((Files.read(job.outputPath) ?? "").contains("ERROR    Could not submit the next cycle of 'md+0001.sh'"), why)
+    }
+}
+
+/// A Local loop job has no queue: `qq-run --local` runs its cycles one after another itself.
+@Suite("Local loop jobs")
+struct LocalLoopJobTests {
+    let me = TestUser.current
+
+    func runLocal(_ argv: [String], dirs: TestDirs) throws -> CommandResult {
+        var environment = try SlurmCluster.baseEnvironment(for: me)
+        environment["QQ_SCRATCH_ROOT"] = dirs.scratch
+        return Command.run(argv, environment: environment, cwd: dirs.input, timeout: 60)
+    }
+
+    @Test("qq-run --local runs every cycle of a loop job, each with its own job id")
+    func localLoopRunsEveryCycle() throws {
+        let dirs = try TestDirs("loop-local")
+        try dirs.put("md.sh", SlurmLoopJobTests().loopScript(end: 2).replacingOccurrences(of: "#!/usr/bin/env -S qq-run", with: "#!/bin/bash"))
+        let run = try runLocal(["qq-run", "--local", "md.sh"], dirs: dirs)
+        #expect(run.exitCode == 0, "\(run)")
+        let first = try InfoFile.load(path: "\(dirs.input)/storage/md0001.qqinfo")
+        let second = try InfoFile.load(path: "\(dirs.input)/md+0002.qqinfo")
+        #expect(first.jobState == .finished && second.jobState == .finished, "\(run)")
+        #expect(first.jobID != second.jobID, "\(run)")
+        #expect(Files.read("\(dirs.input)/storage/md0002.dat") == "cycle 2 of 1-2\nstate after cycle 1\n", "\(run)")
+        #expect(run.stderr.contains("This was the final cycle of the loop job. Not resubmitting."), "\(run)")
+    }
+
+    @Test("A cycle that leaves no files for the next one is not resubmitted, and the record says why")
+    func cycleWithoutSuccessorFilesStops() throws {
+        let dirs = try TestDirs("loop-nonext")
+        try dirs.put("md.sh", "#!/bin/bash\n# qq job-type loop\n# qq loop-end 3\n# qq archive-format md%04d\necho r > md0001.dat\n")
+        let run = try runLocal(["qq-run", "--local", "md.sh"], dirs: dirs)
+        #expect(run.exitCode == 0, "\(run)")
+        let info = try InfoFile.load(path: "\(dirs.input)/md+0001.qqinfo")
+        #expect(info.jobState == .finished, "\(run)")
+        #expect(info.resubmitError?.contains("holds no files for cycle 2 (such as 'md0002.cpt')") == true, "\(run)")
+        #expect(!Files.exists("\(dirs.input)/md+0002.qqinfo"), "no second run of cycle 1 or 2\n\(run)")
+        #expect(Files.read("\(dirs.input)/storage/md0001.dat") == "r\n", "\(run)")
+    }
+
+    @Test("A loop job without loop-end is refused before anything is created")
+    func loopWithoutEndIsRefused() throws {
+        let dirs = try TestDirs("loop-noend")
+        try dirs.put("md.sh", "#!/bin/bash\n# qq job-type loop\necho hi\n")
+        let run = try runLocal(["qq-run", "--local", "md.sh"], dirs: dirs)
+        #expect(run.exitCode == 92, "\(run)")
+        #expect(run.stderr.contains("A loop job needs its last cycle: add '# qq loop-end <N>' to the script"), "\(run)")
+        #expect(Files.list(dirs.input) == ["md.sh"], "\(run)")
+    }
+}

@@ -246,6 +246,10 @@ struct Resubmission {
     private func runNextLocalCycle(state: JobStateWriter) {
         Log.info("Starting the next cycle '\(nextJobName)' now (a Local job has no queue).")
         let argv = [CommandLine.arguments.first ?? "qq-run"] + context.arguments.raw
+        // A Local job id is `local-<unix seconds>-<pid>` (R50) and exec keeps the pid: the next
+        // cycle starts in the next second, so each cycle's records carry their own id.
+        let started = time(nil)
+        while time(nil) == started { sleepUninterrupted(seconds: 0.05) }
         let code = execReplacingProcess("/proc/self/exe", argv, Resubmission.submissionEnvironment(context.environment))
         fail("cannot execute qq-run again: \(String(cString: strerror(code)))",
              command: Command(argv: argv, directory: context.initialDirectory, environment: context.environment, nextName: nextJobName),
