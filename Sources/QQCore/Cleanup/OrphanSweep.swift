@@ -275,6 +275,10 @@ enum OrphanSweep {
             case .failure(let f): Log.warning("Cannot read the info file of '\(path)': \(f.message)")
             }
         }
+        // A past loop cycle's file was moved to the loop's archive when the next cycle started.
+        if info == nil, let file = marker?.infoFile, !file.isEmpty, case .gone = WorkDirSafety.presence(of: file) {
+            info = ArchivedCycles.newestMatch(inArchivesOf: FileSystem.directoryName(file), id: jobID, loader: defaultInfoLoader)
+        }
         return Candidate(path: path, location: location, jobID: jobID, system: system, marker: marker, info: info,
                          mtime: mtime, markerMTime: markerMTime)
     }

@@ -83,6 +83,13 @@ package enum QQClearCommand {
             case .failure(let f): context.warning("Skipping unreadable info file '\(path)': \(f.message)")
             }
         }
+        // Issue 11 item 4: an archived loop cycle's record (`storage/md0002.qqinfo`) is the loop's
+        // history, not a job's leftover. It is kept with every file it names, and not queried.
+        let archived = loaded.filter { ArchivedCycles.isArchivedRecord(path: $0.path, record: $0.record) }.map(\.path)
+        if !archived.isEmpty {
+            loaded.removeAll { archived.contains($0.path) }
+            context.info(keepingArchiveMessage(archived))
+        }
         let jobs = CleanupJobs.evaluate(loaded, environment: environment, context: context.info)
 
         // Every candidate file with the verdict of each job that names it (R141: both must agree).
@@ -160,6 +167,14 @@ package enum QQClearCommand {
             context.info("\(protected) qq files could not be safely cleared. \(rerun)")
         }
         return failed ? .failed : .success
+    }
+
+    /// What qq-clear says about the archived cycles' records it keeps (few named, many as a range).
+    static func keepingArchiveMessage(_ paths: [String]) -> String {
+        let names = paths.sorted().map(FileSystem.baseName)
+        let list = names.count <= 3 ? names.joined(separator: ", ") : "\(names[0]) … \(names[names.count - 1])"
+        let what = names.count == 1 ? "the record of 1 archived loop cycle" : "the records of \(names.count) archived loop cycles"
+        return "Keeping \(what) (\(list)): \(names.count == 1 ? "it is" : "they are") a loop job's history, which qq-clear never removes."
     }
 
     /// R143: the work dir outlives the info file; say how to remove it later.

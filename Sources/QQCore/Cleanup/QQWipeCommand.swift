@@ -153,6 +153,10 @@ package enum QQWipeCommand {
         case .success(let v): verdict = v
         }
         let wd = verdict.location.path
+        // A loop's archive holds every past cycle's results and records: never inside what is deleted.
+        if let archive = ArchivedCycles.archiveDirectory(of: r), WorkDirSafety.overlapsInputDir(workDir: wd, inputDir: archive) {
+            return .failed("Working directory '\(wd)' contains or lies in the archive '\(archive)' of the loop job; refusing to delete it.")
+        }
 
         if verdict.exists && !(o.yes || o.force) {
             guard context.stdinIsTTY else { return .failed("Confirmation required; rerun with -y.") }

@@ -58,18 +58,23 @@ indirect enum JSONValue {
 }
 
 enum InfoJSON {
-    static func document(jobs: [(LoadedInfo, JobStatus)], pending: [PendingJob] = [],
-                         errors: [(target: String, message: String)], baseDirectory: String) -> String {
+    /// `loops`: each job's loop history (`LoopHistory.gather`), parallel to `jobs`; `now` for the
+    /// run time of a cycle that has not completed.
+    static func document(jobs: [(LoadedInfo, JobStatus)], loops: [LoopHistory?] = [], pending: [PendingJob] = [],
+                         errors: [(target: String, message: String)], baseDirectory: String, now: Int = 0) -> String {
         let doc = JSONValue.object([
             ("schema", .string("qq-info/1")),
-            ("jobs", .array(jobs.map { job(info: $0.0, status: $0.1, baseDirectory: baseDirectory) })),
+            ("jobs", .array(jobs.enumerated().map { i, j in
+                job(info: j.0, status: j.1, loop: i < loops.count ? loops[i] : nil, baseDirectory: baseDirectory, now: now)
+            })),
             ("pending_jobs", .array(pending.map(pendingJob))),
             ("errors", .array(errors.map { .object([("target", .string($0.target)), ("message", .string($0.message))]) })),
         ])
         return doc.serialized() + "\n"
     }
 
-    static func job(info: LoadedInfo, status: JobStatus, baseDirectory: String) -> JSONValue {
+    static func job(info: LoadedInfo, status: JobStatus, loop history: LoopHistory? = nil, baseDirectory: String,
+                    now: Int = 0) -> JSONValue {
         let r = info.record
         let res = r.resources
         var pairs: [(String, JSONValue)] = [
@@ -125,7 +130,23 @@ enum InfoJSON {
                 .object([("max_rss", .int(u.maxRSS)), ("user_cpu", .double(u.userCPU)), ("sys_cpu", .double(u.sysCPU))])
             } ?? .null),
             ("synchronized", r.synchronized.map { .bool($0) } ?? .null), ("wiped", .time(r.wiped)),
+            // Computed for loop jobs (issue 11 item 4): every cycle found, the archived ones as their files say.
+            ("loop_cycles", history.map { h in .array(h.cycles.map { loopCycle($0, baseDirectory: baseDirectory, now: now) }) } ?? .null),
+            ("loop_archive_error", .str(history?.archiveError)),
         ]
         return .object(pairs)
+    }
+
+    static func loopCycle(_ c: CycleRecord, baseDirectory: String, now: Int) -> JSONValue {
+        let r = c.record
+        return .object([
+            ("cycle", .int(c.cycle)), ("archived", .bool(c.archived)),
+            ("info_file", .string(FileSystem.normalizeLexically(c.path, relativeTo: baseDirectory))),
+            ("job_id", .str(r?.jobID)), ("job_name", .str(r?.jobName)),
+            ("real_state", c.state.map { .string($0.jsonName) } ?? .null), ("job_state", .str(r?.jobState.rawValue)),
+            ("submission_time", .time(r?.submissionTime)), ("start_time", .time(r?.startTime)),
+            ("completion_time", .time(r?.completionTime)), ("run_time_s", .int(c.runSeconds(now: now))),
+            ("job_exit_code", .int(r?.jobExitCode)), ("error", .str(c.error)),
+        ])
     }
 }

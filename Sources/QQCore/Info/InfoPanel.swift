@@ -51,7 +51,10 @@ package enum InfoPanel {
     static let leftPad = 3
     static let rightPad = 3
 
-    package static func render(record: InfoRecord, status: JobStatus, options: PanelOptions) -> String {
+    /// `loop`: the loop's cycles found on disk, shown as the LOOP section when it tells more than
+    /// this panel (`LoopHistory.isWorthShowing`).
+    static func render(record: InfoRecord, status: JobStatus, options: PanelOptions,
+                       loop: LoopHistory?) -> String {
         let width = options.panelWidth
         let inner = width - 2
         let c = options.colors
@@ -73,16 +76,29 @@ package enum InfoPanel {
         if !staging.isEmpty { section("STAGING", table(staging, inner: inner, colors: c)) }
         let usage = usageRows(record, now: options.now)
         if !usage.isEmpty { section("USAGE", table(usage, inner: inner, colors: c)) }
+        if let loop, loop.isWorthShowing { section("LOOP", loopLines(loop, inner: inner, colors: c, now: options.now)) }
         section("STATE", table(stateRows(record, status, options: options), inner: inner, colors: c))
         lines.append(emptyLine(inner, c))
         lines.append(bottomBorder(inner: inner, colors: c))
         return lines.joined(separator: "\n") + "\n"
     }
 
+    package static func render(record: InfoRecord, status: JobStatus, options: PanelOptions) -> String {
+        render(record: record, status: status, options: options, loop: nil)
+    }
+
     /// R129: `<job id>    <state>`.
     package static func shortLine(record: InfoRecord, status: JobStatus, colors: Bool) -> String {
         let state = status.realState.text
         return "\(record.jobID)    \(colors ? paint(state, PanelColor.sgr(status.realState)) : state)"
+    }
+
+    /// `--short` for a loop with its history: R129's line of one cycle, then its cycle
+    /// (`2345677    finished    cycle 2/10`), so that the lines of a loop can be told apart.
+    static func loopShortLine(_ c: CycleRecord, colors: Bool) -> String {
+        let state = c.state.map { colors ? paint($0.text, PanelColor.sgr($0)) : $0.text } ?? "unreadable"
+        let end = c.record?.loopInfo.map { "/\($0.end)" } ?? ""
+        return "\(c.record?.jobID ?? "?")    \(state)    cycle \(c.cycle.map(String.init) ?? "?")\(end)"
     }
 
     // MARK: Sections
@@ -248,6 +264,56 @@ package enum InfoPanel {
             }
         }
         return rows
+    }
+
+    /// The LOOP section (issue 11 item 4): the archive, then one row per cycle with its state, job
+    /// id, start and run time, then a note per file that could not be read.
+    static func loopLines(_ loop: LoopHistory, inner: Int, colors: Bool, now: Int) -> [String] {
+        let n = loop.archivedCount
+        var lines = table([PanelRow(key: "Archive:", value: "\(loop.archive) (\(n) archived \(n == 1 ? "cycle" : "cycles"))",
+                                    style: .value)], inner: inner, colors: colors)
+        lines.append(emptyLine(inner, colors))
+        let header = ["Cycle", "State", "Job id", "Started at", "Run time"]
+        func cells(_ c: CycleRecord, shortIDs: Bool) -> [String] {
+            let id = c.record.map { shortIDs ? String(shortJobID($0.jobID)) : $0.jobID } ?? "-"
+            return [c.cycle.map(String.init) ?? "?", c.state?.text ?? "unreadable", id,
+                    c.record?.startTime?.description ?? "-", c.runSeconds(now: now).map(formatDuration(seconds:)) ?? "-"]
+        }
+        // Narrower layouts when the row does not fit: without the start, then with short job ids.
+        let gap = 2
+        var columns = Array(header.indices)
+        var rows = loop.cycles.map { cells($0, shortIDs: false) }
+        var widths: [Int] = []
+        for layout in 0..<3 {
+            if layout == 1 { columns.removeAll { $0 == 3 } }
+            if layout == 2 { rows = loop.cycles.map { cells($0, shortIDs: true) } }
+            widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
+            if columns.map({ widths[$0] }).reduce(0, +) + gap * (columns.count - 1) <= inner - leftPad - rightPad { break }
+        }
+        func line(_ row: [String], _ style: (Int) -> String) -> String {
+            var text = spaces(leftPad)
+            var visible = leftPad
+            for (k, i) in columns.enumerated() {
+                let cell = row[i]
+                let pad = spaces(widths[i] - cell.count)
+                let last = k == columns.count - 1
+                // The cycle number is right-aligned, the rest left-aligned.
+                text += i == 0 ? pad + styled(cell, style(i), colors) : styled(cell, style(i), colors) + (last ? "" : pad)
+                visible += last && i != 0 ? cell.count : widths[i]
+                if !last { text += spaces(gap); visible += gap }
+            }
+            return framed(text, visible: visible, inner: inner, colors: colors)
+        }
+        lines.append(line(header) { _ in PanelColor.key })
+        for (c, row) in zip(loop.cycles, rows) {
+            lines.append(line(row) { i in i == 1 ? (c.state.map(PanelColor.sgr) ?? PanelColor.note) : PanelColor.value })
+        }
+        var notes: [PanelRow] = loop.cycles.compactMap { c in
+            c.error.map { .note("\(FileSystem.baseName(c.path)): \($0)") }
+        }
+        if let error = loop.archiveError { notes.append(.note("Could not read the archive: \(error)")) }
+        if !notes.isEmpty { lines += table(notes, inner: inner, colors: colors) }
+        return lines
     }
 
     static let stateMessages: [RealState: String] = [

@@ -120,7 +120,8 @@ enum JobIDResolver {
         catch { return .failure(Failure(message: error.description)) }
 
         if systemName == .local {
-            guard let match = newestMatch(in: directory, id: id, loader: context.loadInfo) else {
+            guard let match = newestMatch(in: directory, id: id, loader: context.loadInfo)
+                    ?? ArchivedCycles.newestMatch(inArchivesOf: directory, id: id, loader: context.loadInfo) else {
                 return .failure(Failure(message: "Job '\(id)' is not a valid qq job."))
             }
             return .success(match)
@@ -148,7 +149,9 @@ enum JobIDResolver {
                 sawOtherJob = true
             }
         }
-        if let dir = batch.workDir, var match = newestMatch(in: dir, id: id, loader: context.loadInfo) {
+        // A past loop cycle's file was moved to the loop's archive when the next cycle started.
+        if let dir = batch.workDir, var match = newestMatch(in: dir, id: id, loader: context.loadInfo)
+            ?? ArchivedCycles.newestMatch(inArchivesOf: dir, id: id, loader: context.loadInfo) {
             match.knownAnswer = answer
             return .success(match)
         }

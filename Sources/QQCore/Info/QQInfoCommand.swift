@@ -179,20 +179,33 @@ package enum QQInfoCommand {
             JobStatus.evaluate(record: job.record, answer: answer, fileMTime: job.mtime, now: now, clockSkew: skew)
         }
 
+        let evaluated = Array(zip(jobs, statuses))
+        // Issue 11 item 4: the cycles of loop jobs, from their archives (files only).
+        let loops = LoopHistory.gather(evaluated, loader: context.loadInfo)
+
         var out = ""
         if options.json {
-            out = InfoJSON.document(jobs: zip(jobs, statuses).map { ($0.0, $0.1) }, pending: pending.jobs,
-                                    errors: errors, baseDirectory: cwd)
+            out = InfoJSON.document(jobs: evaluated, loops: loops, pending: pending.jobs,
+                                    errors: errors, baseDirectory: cwd, now: now)
         } else {
             let colors = context.stdoutIsTTY && environment.nonEmpty("NO_COLOR") == nil
             let columns = context.stdoutIsTTY ? context.terminalColumns : nil
             let panel = PanelOptions(terminalColumns: columns ?? positiveInt(environment["COLUMNS"]) ?? 80,
                                      colors: colors, now: now, clockSkew: skew)
-            for (job, status) in zip(jobs, statuses) {
+            // `--short`: a loop's line per cycle, and no second line for a cycle that is also a job
+            // of this scan (the finished cycle waiting to be archived).
+            var printed = Set<String>()
+            for ((job, status), loop) in zip(evaluated, loops) {
                 if options.short {
-                    out += InfoPanel.shortLine(record: job.record, status: status, colors: colors) + "\n"
+                    if let loop, loop.isWorthShowing {
+                        for c in loop.cycles where printed.insert(FileSystem.normalizeLexically(c.path, relativeTo: cwd)).inserted {
+                            out += InfoPanel.loopShortLine(c, colors: colors) + "\n"
+                        }
+                    } else if !printed.contains(FileSystem.normalizeLexically(job.path, relativeTo: cwd)) {
+                        out += InfoPanel.shortLine(record: job.record, status: status, colors: colors) + "\n"
+                    }
                 } else {
-                    out += "\n" + InfoPanel.render(record: job.record, status: status, options: panel)
+                    out += "\n" + InfoPanel.render(record: job.record, status: status, options: panel, loop: loop)
                 }
             }
             for job in pending.jobs {

@@ -168,3 +168,27 @@ package struct ArchiveFormat: Sendable, Hashable, CustomStringConvertible {
         return cycle
     }
 }
+
+extension ArchiveFormat {
+    /// The cycle whose name (`name(cycle:)`) is all of `stem`: `md0002` → 2 for `md%04d`; nil for
+    /// `md0002_old`, `xmd0002`, `md+0002` or a format without a placeholder. qq renames a cycle's
+    /// runtime files in the archive so (§10 item 2: `md+0002.qqinfo` → `md0002.qqinfo`), which tells
+    /// an archived cycle's record from the data files next to it and from a current cycle's file.
+    package func cycle(named stem: String) -> Int? {
+        guard hasPlaceholder else { return nil }
+        let chars = Array(stem)
+        // Every digit run that could be the placeholder's, checked by naming that cycle back.
+        for start in chars.indices where chars[start].isASCII && chars[start].isNumber {
+            var value = 0
+            for c in chars[start...] {
+                guard c.isASCII, let d = c.wholeNumberValue else { break }
+                let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                let (s, o2) = m.addingReportingOverflow(d)
+                if o1 || o2 { break }
+                value = s
+                if name(cycle: value) == stem { return value }
+            }
+        }
+        return nil
+    }
+}
