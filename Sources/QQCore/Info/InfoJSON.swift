@@ -125,6 +125,11 @@ enum InfoJSON {
                 .object([("max_rss", .int(u.maxRSS)), ("user_cpu", .double(u.userCPU)), ("sys_cpu", .double(u.sysCPU))])
             } ?? .null),
             ("synchronized", r.synchronized.map { .bool($0) } ?? .null), ("wiped", .time(r.wiped)),
+            // Issue 14
+            ("env_script", .str(r.envScript)), ("env", .strings(r.envVariables)), ("container", .str(r.container)),
+            ("container_mounts", .strings(r.containerMounts)), ("prologue", .str(r.prologue)),
+            ("prologue_exit_code", .int(r.prologueExitCode)), ("epilogue", .str(r.epilogue)),
+            ("epilogue_exit_code", .int(r.epilogueExitCode)),
         ]
         return .object(pairs)
     }

@@ -86,7 +86,7 @@ struct PlainStart {
                                     "mem_per_node", "mem_per_cpu", "ngpus", "ngpus_per_node", "work_size", "work_size_per_node",
                                     "work_size_per_cpu", "props", "depend", "loop_start", "loop_end", "archive",
                                     "archive_format", "archive_mode"]
-        for key in d.values.keys.sorted() where !known.contains(key) {
+        for key in d.values.keys.sorted() where !known.contains(key) && !JobEnvironmentOptions.directiveKeys.contains(key) {
             if ignored.contains(key) {
                 Log.debug("Directive '\(key)' is applied by the scheduler, not by qq-run; ignored.")
             } else if key == "job_type" {
@@ -137,6 +137,7 @@ struct PlainStart {
                 Log.warningOnce("Invalid value '\(r)' for \(origin("rescue", "QQ_RESCUE")) (expected true or false); using \(settings.rescue).")
             }
         }
+        o.jobEnvironment = JobEnvironmentOptions.read(directives: d, environment: env)
         return o
     }
 

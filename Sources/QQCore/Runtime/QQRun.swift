@@ -46,6 +46,9 @@ struct JobPipeline {
             case .exited(let code):
                 outcome = StageOut.finish(code: code, state: state, workDir: workDir, staged: staged,
                                           supervisor: supervisor, window: window)
+            case .notRun(let error):
+                outcome = StageOut.finish(code: ExitStatus.failed.jobExitCode, notRun: error, state: state, workDir: workDir,
+                                          staged: staged, supervisor: supervisor, window: window)
             case .interrupted(let sig):
                 outcome = Kill.duringScript(signal: sig, state: state, workDir: workDir, staged: staged,
                                             supervisor: supervisor, window: window)

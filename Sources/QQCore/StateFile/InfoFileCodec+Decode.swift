@@ -12,6 +12,8 @@ extension InfoFileCodec {
         "runner", "runner_pid", "cluster", "pid_ns", "phase", "heartbeat", "heartbeat_interval", "restarts",
         "array_job_id", "array_task_id", "kill_reason", "script_exit_code", "error", "signals", "stage_in",
         "stage_out", "usage", "synchronized", "wiped",
+        "env_script", "env", "container", "container_mounts", "prologue", "prologue_exit_code", "epilogue",
+        "epilogue_exit_code",
     ]
 
     static let markerKeys: Set<String> = [
@@ -96,6 +98,20 @@ extension InfoFileCodec {
             try r.bool(n, "synchronized")
         }
         record.wiped = r.lenient(f["wiped"], "wiped") { n throws(InfoFileError) in try r.timestamp(n, "wiped") }
+        record.envScript = r.lenient(f["env_script"], "env_script") { n throws(InfoFileError) in try r.string(n, "env_script") }
+        record.envVariables = r.lenient(f["env"], "env") { n throws(InfoFileError) in try r.stringList(n, "env") } ?? []
+        record.container = r.lenient(f["container"], "container") { n throws(InfoFileError) in try r.string(n, "container") }
+        record.containerMounts = r.lenient(f["container_mounts"], "container_mounts") { n throws(InfoFileError) in
+            try r.stringList(n, "container_mounts")
+        } ?? []
+        record.prologue = r.lenient(f["prologue"], "prologue") { n throws(InfoFileError) in try r.string(n, "prologue") }
+        record.prologueExitCode = r.lenient(f["prologue_exit_code"], "prologue_exit_code") { n throws(InfoFileError) in
+            try r.int(n, "prologue_exit_code")
+        }
+        record.epilogue = r.lenient(f["epilogue"], "epilogue") { n throws(InfoFileError) in try r.string(n, "epilogue") }
+        record.epilogueExitCode = r.lenient(f["epilogue_exit_code"], "epilogue_exit_code") { n throws(InfoFileError) in
+            try r.int(n, "epilogue_exit_code")
+        }
 
         record.unknownEntries = doc.unknown
         return record
