@@ -235,4 +235,28 @@ struct SlurmJobEnvironmentTests {
         #expect(dirs.probeFile("script-ran") == nil && dirs.probeFile("epilogue-ran") == nil, why)
         #expect(Files.read("\(dirs.input)/job.err")?.contains("input archive missing") == true, why)
     }
+
+    @Test("scancel while the prologue runs: the prologue's processes are ended, what it wrote is rescued, the script never runs")
+    func scancelDuringThePrologue() throws {
+        let dirs = try TestDirs("env-pro-kill")
+        try dirs.put("job.sh", """
+            #!/usr/bin/env -S qq-run
+            # qq prologue=echo unpacked > unpacked.dat; sleep 300 & echo $! > "$QQ_IT_PROBE/child"; touch "$QQ_IT_PROBE/started"; wait
+            touch "$QQ_IT_PROBE/script-ran"
+            """)
+        let job = try SlurmCluster.submit("job.sh", dirs: dirs)
+        try SlurmCluster.waitForFile("\(dirs.probe)/started", job: job, timeout: 120)
+        let child = try #require(dirs.probeFile("child").flatMap { Int32($0) })
+        SlurmCluster.scancel(job.id)
+        let rec = try SlurmCluster.waitForEnd(job, timeout: 60).first
+        let why = job.diagnostics()
+        #expect(rec?.state == "CANCELLED", why)
+        let left = JobProcesses.leftover(jobID: job.id, extra: [child])
+        #expect(left.isEmpty, "processes left: \(left)\n\(why.rawValue)")
+        let info = try StateFiles.load("\(dirs.input)/job.qqinfo", job: job)
+        #expect(info.jobState == .killed && info.killReason == .cancelled, why)
+        #expect(info.stageOut?.mode == .rescue && info.prologueExitCode == nil, why)
+        #expect(Files.read("\(dirs.input)/unpacked.dat") == "unpacked\n", why)
+        #expect(dirs.probeFile("script-ran") == nil, why)
+    }
 }
