@@ -26,6 +26,25 @@ struct SlurmJobEnvironmentTests {
         return (job, try StateFiles.load("\(dirs.input)/job.qqinfo", job: job), rec)
     }
 
+    /// Submits `job.sh`, waits for `<probe>/started` (the job wrote its child's pid to `<probe>/child`),
+    /// `scancel`s it, and checks what every cancel must give: CANCELLED, no process of the job left
+    /// (the child included), `killed`/`cancelled` in the state file.
+    func cancelOnceStarted(_ dirs: TestDirs) throws -> (InfoRecord, Comment) {
+        let job = try SlurmCluster.submit("job.sh", dirs: dirs)
+        try SlurmCluster.waitForFile("\(dirs.probe)/started", job: job, timeout: 120)
+        let child = try #require(dirs.probeFile("child").flatMap { Int32($0) })
+        #expect(processAlive(child), "the child runs when the job is cancelled")
+        SlurmCluster.scancel(job.id)
+        let rec = try SlurmCluster.waitForEnd(job, timeout: 60).first
+        let why = job.diagnostics()
+        #expect(rec?.state == "CANCELLED", why)
+        let left = JobProcesses.leftover(jobID: job.id, extra: [child])
+        #expect(left.isEmpty, "processes left: \(left)\n\(why.rawValue)")
+        let info = try StateFiles.load("\(dirs.input)/job.qqinfo", job: job)
+        #expect(info.jobState == .killed && info.killReason == .cancelled, why)
+        return (info, why)
+    }
+
     /// qq-info's panel of the job's state file.
     func panelText(_ dirs: TestDirs) throws -> String {
         let r = try QQInfoTool.run(["\(dirs.input)/job.qqinfo"])
@@ -130,18 +149,7 @@ struct SlurmJobEnvironmentTests {
             touch "$QQ_IT_PROBE/started"
             wait
             """)
-        let job = try SlurmCluster.submit("job.sh", dirs: dirs)
-        try SlurmCluster.waitForFile("\(dirs.probe)/started", job: job, timeout: 120)
-        let child = try #require(dirs.probeFile("child").flatMap { Int32($0) })
-        #expect(processAlive(child), "the script's child runs inside bwrap")
-        SlurmCluster.scancel(job.id)
-        let rec = try SlurmCluster.waitForEnd(job, timeout: 60).first
-        let why = job.diagnostics()
-        #expect(rec?.state == "CANCELLED", why)
-        let left = JobProcesses.leftover(jobID: job.id, extra: [child])
-        #expect(left.isEmpty, "processes left: \(left)\n\(why.rawValue)")
-        let info = try StateFiles.load("\(dirs.input)/job.qqinfo", job: job)
-        #expect(info.jobState == .killed && info.killReason == .cancelled, why)
+        let (info, why) = try cancelOnceStarted(dirs)
         #expect(info.stageOut?.mode == .rescue, why)
         #expect(Files.read("\(dirs.input)/result.dat") == "partial result\n", why)
     }
@@ -244,17 +252,7 @@ struct SlurmJobEnvironmentTests {
             # qq prologue=echo unpacked > unpacked.dat; sleep 300 & echo $! > "$QQ_IT_PROBE/child"; touch "$QQ_IT_PROBE/started"; wait
             touch "$QQ_IT_PROBE/script-ran"
             """)
-        let job = try SlurmCluster.submit("job.sh", dirs: dirs)
-        try SlurmCluster.waitForFile("\(dirs.probe)/started", job: job, timeout: 120)
-        let child = try #require(dirs.probeFile("child").flatMap { Int32($0) })
-        SlurmCluster.scancel(job.id)
-        let rec = try SlurmCluster.waitForEnd(job, timeout: 60).first
-        let why = job.diagnostics()
-        #expect(rec?.state == "CANCELLED", why)
-        let left = JobProcesses.leftover(jobID: job.id, extra: [child])
-        #expect(left.isEmpty, "processes left: \(left)\n\(why.rawValue)")
-        let info = try StateFiles.load("\(dirs.input)/job.qqinfo", job: job)
-        #expect(info.jobState == .killed && info.killReason == .cancelled, why)
+        let (info, why) = try cancelOnceStarted(dirs)
         #expect(info.stageOut?.mode == .rescue && info.prologueExitCode == nil, why)
         #expect(Files.read("\(dirs.input)/unpacked.dat") == "unpacked\n", why)
         #expect(dirs.probeFile("script-ran") == nil, why)
