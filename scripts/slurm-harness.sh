@@ -50,7 +50,7 @@ NODE=$HOST
 MUNGE_PID=/run/munge/munged.pid
 CTLD_PID=/run/slurmctld.pid
 SLURMD_PID=/run/slurmd-$NODE.pid
-PKGS=(slurmctld slurmd slurm-client munge python3-yaml rsync util-linux passwd)
+PKGS=(slurmctld slurmd slurm-client munge python3-yaml rsync util-linux passwd bubblewrap python3-venv)
 
 log() { echo "slurm-harness: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -69,7 +69,8 @@ have_all() {
     command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null \
         && command -v scontrol >/dev/null && command -v munged >/dev/null && command -v rsync >/dev/null \
         && command -v runuser >/dev/null && command -v useradd >/dev/null \
-        && /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1
+        && /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 \
+        && command -v bwrap >/dev/null && /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1
 }
 
 install_pkgs() {

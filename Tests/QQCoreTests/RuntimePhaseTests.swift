@@ -36,7 +36,7 @@ final class FakeSupervisor: JobSupervisor, @unchecked Sendable {
     func pastRescueDeadline(_ window: RescueWindow, margin: Double) -> Bool { false }
     func terminateProcessTree(first: Int32, grace: Double) -> Int { treeTerminations += 1; return 0 }
     func spawnScript(executable: String, arguments: [String], environment: [String], workDir: String,
-                     stdoutFD: Int32, stderrFD: Int32, takeTerminal: Bool) -> Int32? {
+                     stdoutFD: Int32, stderrFD: Int32, statusFD: Int32?, takeTerminal: Bool) -> Int32? {
         spawned.append((executable, arguments, workDir))
         return nil
     }
@@ -48,6 +48,10 @@ final class FakeSupervisor: JobSupervisor, @unchecked Sendable {
             scriptExitCode = exitCodeOfScript
             scriptStatus = exitCodeOfScript.map { Int32($0) << 8 }
         }
+    }
+    func runStep(_ request: SpawnRequest, tickInterval: Double?, tick: () -> Void) -> StepEnd {
+        spawned.append((request.executable, Array(request.arguments.dropFirst()), request.workDir ?? ""))
+        return .exited(code: 0)
     }
     func spawnRegistered(_ spawn: () -> (pid: pid_t?, error: Int32)) -> (pid: pid_t?, error: Int32) { spawn() }
     func waitForExit(pid: pid_t) -> Int32 { DirectReaping().waitForExit(pid: pid) }

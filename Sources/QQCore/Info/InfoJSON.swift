@@ -133,6 +133,11 @@ enum InfoJSON {
             // Computed for loop jobs (issue 11 item 4): every cycle found, the archived ones as their files say.
             ("loop_cycles", history.map { h in .array(h.cycles.map { loopCycle($0, baseDirectory: baseDirectory, now: now) }) } ?? .null),
             ("loop_archive_error", .str(history?.archiveError)),
+            // Issue 14
+            ("env_script", .str(r.envScript)), ("env", .strings(r.envVariables)), ("container", .str(r.container)),
+            ("container_mounts", .strings(r.containerMounts)), ("prologue", .str(r.prologue)),
+            ("prologue_exit_code", .int(r.prologueExitCode)), ("epilogue", .str(r.epilogue)),
+            ("epilogue_exit_code", .int(r.epilogueExitCode)),
         ]
         return .object(pairs)
     }

@@ -72,6 +72,8 @@ package enum InfoPanel {
         }
         section("RESOURCES", resourceLines(record.resources, inner: inner, colors: c))
         section("HISTORY", table(historyRows(record, status), inner: inner, colors: c))
+        let environment = environmentRows(record)  // issue 14
+        if !environment.isEmpty { section("ENVIRONMENT", table(environment, inner: inner, colors: c)) }
         let staging = stagingRows(record)
         if !staging.isEmpty { section("STAGING", table(staging, inner: inner, colors: c)) }
         let usage = usageRows(record, now: options.now)

@@ -2,6 +2,8 @@
 package struct Directives: Sendable, Equatable {
     /// Normalised key → value; a later directive overrides an earlier one.
     package var values: [String: String] = [:]
+    /// Every value of each key, in script order, for the keys that may repeat (`env`).
+    package var all: [String: [String]] = [:]
     /// Lines that looked like directives but had no value.
     package var malformed: [String] = []
 
@@ -35,6 +37,7 @@ package struct Directives: Sendable, Equatable {
             let value = text[split...].drop(while: { $0 == " " || $0 == "\t" || $0 == "=" }).trimmingBlanks
             if value.isEmpty { d.malformed.append(line); continue }
             d.values[normalizeKey(key)] = value
+            d.all[normalizeKey(key), default: []].append(value)
         }
         return d
     }

@@ -33,6 +33,10 @@ struct JobContext: Sendable {
     var heartbeatInterval: Double? { settings.heartbeatInterval > 0 ? Double(settings.heartbeatInterval) : nil }
     /// R113: results are rescued on a kill unless QQ_RESCUE / `rescue` says no.
     var rescuesResults: Bool { plainOptions?.rescue ?? settings.rescue }
+    /// Issue 14: plain mode's directives and overrides; in qq-managed mode `QQ_OPT_*` only.
+    var jobEnvironment: JobEnvironmentOptions {
+        plainOptions?.jobEnvironment ?? JobEnvironmentOptions.read(directives: Directives(), environment: environment)
+    }
 
     /// The time limit in seconds: the batch environment's, else plain mode's `walltime`, else what
     /// the scheduler's record said once it arrived (R77).
@@ -70,6 +74,8 @@ struct PlainOptions: Sendable {
     var archiveFormat: String?
     var archiveMode: [String] = []
     var resubmitOn: [String] = []
+    /// Issue 14: env script, variables, container, prologue and epilogue.
+    var jobEnvironment = JobEnvironmentOptions()
 }
 
 /// The fields every write of this runner carries (R62, R27): who runs the job, where, how often it

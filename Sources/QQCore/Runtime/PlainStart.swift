@@ -99,7 +99,7 @@ struct PlainStart {
         let ignored: Set<String> = ["queue", "server", "account", "batch_system", "nnodes", "ncpus", "ncpus_per_node", "mem",
                                     "mem_per_node", "mem_per_cpu", "ngpus", "ngpus_per_node", "work_size", "work_size_per_node",
                                     "work_size_per_cpu", "props", "depend"]
-        for key in d.values.keys.sorted() where !known.contains(key) {
+        for key in d.values.keys.sorted() where !known.contains(key) && !JobEnvironmentOptions.directiveKeys.contains(key) {
             if ignored.contains(key) {
                 Log.debug("Directive '\(key)' is applied by the scheduler, not by qq-run; ignored.")
             } else {
@@ -147,6 +147,7 @@ struct PlainStart {
             }
         }
         readLoopOptions(into: &o, value: value, origin: origin)
+        o.jobEnvironment = JobEnvironmentOptions.read(directives: d, environment: env)
         return o
     }
 

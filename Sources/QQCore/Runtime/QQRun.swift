@@ -58,6 +58,9 @@ struct JobPipeline {
                 if let c = cycle, c.isNoResubmit(code) { code = 0; noResubmit = true }
                 outcome = StageOut.finish(code: code, state: state, workDir: workDir, staged: staged,
                                           supervisor: supervisor, window: window, cycle: cycle)
+            case .notRun(let error):
+                outcome = StageOut.finish(code: ExitStatus.failed.jobExitCode, notRun: error, state: state, workDir: workDir,
+                                          staged: staged, supervisor: supervisor, window: window, cycle: cycle)
             case .interrupted(let sig):
                 outcome = Kill.duringScript(signal: sig, state: state, workDir: workDir, staged: staged,
                                             supervisor: supervisor, window: window,

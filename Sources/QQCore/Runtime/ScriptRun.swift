@@ -7,6 +7,9 @@ enum ScriptEnd: Sendable, Equatable {
     case exited(code: Int)
     /// A terminating signal arrived while it ran, or after it ended but before stage-out began.
     case interrupted(signal: Int32)
+    /// The prologue or the env script failed, so the script did not run (issue 14): the job fails
+    /// with 91 and this error, its logs come back by the transfer policy, nothing else is touched.
+    case notRun(error: String)
 }
 
 /// Steps 11–14: W3 (`running`), the interpreter, the logs, the spawn and the wait.
@@ -21,6 +24,7 @@ enum ScriptRun {
             r.startTime = Timestamp.now()
             r.allNodes = nodes
             r.stageIn = staged.statistics
+            context.jobEnvironment.record(into: &r)
             if !workDir.usesScratch {
                 r.mainNode = context.host
                 r.workDir = workDir.path
@@ -29,13 +33,79 @@ enum ScriptRun {
         }
         try requireWritten(w3, label: "W3", infoPath: state.infoPath)
         try checkpoint(supervisor)
-        let interpreter = try resolveInterpreter(context, record: state.record)              // 12
+        let options = context.jobEnvironment
+        let interpreter = state.record.interpreter ?? context.settings.defaultInterpreter      // 12
+        let words = try ScriptLaunch.interpreterWords(interpreter)
+        if options.envScript == nil && options.container == nil {
+            _ = try ScriptLaunch.resolveOnHost(words[0], path: context.environment["PATH"], host: context.host)
+        }
         let scriptPath = try resolveScriptPath(context, record: state.record, workDir: workDir)
+        // A relative plain-mode path is relative to the initial directory, not the work dir.
+        let argPath = scriptPath.hasPrefix("/") ? scriptPath : FileSystem.normalizeLexically(scriptPath, relativeTo: context.initialDirectory)
+        let launch = try ScriptLaunch.plan(.init(interpreter: interpreter, options: options, script: argPath,
+                                                 scriptArguments: context.arguments.scriptArguments, workDir: workDir.path,
+                                                 path: context.environment["PATH"], host: context.host))
+        // Both logs stay open (in this process) until the script has been started; the prologue
+        // writes into them first.
+        let out = try openLog(workDir.path + "/" + state.record.stdoutFile)
+        let err = try openLog(workDir.path + "/" + state.record.stderrFile)
+        if let prologue = options.prologue {
+            switch JobSteps.run("prologue", prologue, state: state, workDir: workDir, stdoutFD: out.rawValue,
+                                stderrFD: err.rawValue, supervisor: supervisor) {
+            case .exited(code: 0): break
+            case .exited(let code):
+                return notRun("Prologue '\(prologue)' exited with code \(code); the script was not run (its output is in '\(state.record.stderrFile)').")
+            case .notStarted(let e):
+                return notRun("Failed to execute the prologue '\(prologue)': \(String(cString: strerror(e))); the script was not run.")
+            case .interrupted:
+                return .interrupted(signal: supervisor.terminationSignal ?? SIGTERM)
+            }
+            // The prologue has run: what it made is the job's now, so a signal leads to the rescue.
+            if let sig = supervisor.terminationSignal { return .interrupted(signal: sig) }
+        }
         Log.info("Executing script '\(scriptPath)'.")                                        // 13
-        try spawn(state: state, interpreter: interpreter, scriptPath: scriptPath, workDir: workDir, supervisor: supervisor)
+        var report: [Int32] = [-1, -1]
+        if launch.reportsEnvScript, !makePipe(&report, lowest: 4) {
+            throw .error("Failed to execute script '\(scriptPath)': cannot create a pipe for the env script's status: \(Errno.current).")
+        }
+        let reportRead = launch.reportsEnvScript ? FileDescriptor(adopting: report[0]) : nil
+        do {
+            // Closed in qq-run when this scope ends: only the wrapper holds the write end then.
+            let reportWrite = launch.reportsEnvScript ? FileDescriptor(adopting: report[1]) : nil
+            let reportFD: Int32? = launch.reportsEnvScript ? report[1] : nil
+            let scriptEnv = UserCodeEnvironment.build(state: state, workDir: workDir)
+            let takeTerminal = context.system == .local && isatty(0) == 1
+            if options.prologue == nil { try checkpoint(supervisor) }
+            if let code = supervisor.spawnScript(executable: launch.executable, arguments: launch.arguments,
+                                                 environment: scriptEnv.entries, workDir: workDir.path,
+                                                 stdoutFD: out.rawValue, stderrFD: err.rawValue,
+                                                 statusFD: reportFD, takeTerminal: takeTerminal) {
+                let message = "Failed to execute script '\(scriptPath)': \(String(cString: strerror(code)))"
+                // After a prologue the work dir holds what it made: fail the job, but keep it (issue 14).
+                if options.prologue != nil { return notRun(message) }
+                throw .error(message)
+            }
+            _ = consume reportWrite
+        }
+        _ = consume out
+        _ = consume err
         supervisor.waitForScript(tickInterval: context.heartbeatInterval) { state.heartbeat(supervisor) }   // 14
         if let sig = supervisor.terminationSignal { return .interrupted(signal: sig) }
-        return .exited(code: supervisor.scriptExitCode ?? ExitStatus.internalError.jobExitCode)
+        let code = supervisor.scriptExitCode ?? ExitStatus.internalError.jobExitCode
+        if let reportRead, let envScript = options.envScript {
+            let text = String(decoding: (try? reportRead.readAll(limit: 4096).get()) ?? [], as: UTF8.self)
+            if let failure = ScriptLaunch.envScriptFailure(report: text, exitCode: code, envScript: envScript,
+                                                           command: launch.arguments.count > 4 ? launch.arguments[4] : interpreter,
+                                                           host: context.host, stderrFile: state.record.stderrFile) {
+                return notRun(failure)
+            }
+        }
+        return .exited(code: code)
+    }
+
+    private static func notRun(_ error: String) -> ScriptEnd {
+        Log.error(error)
+        return .notRun(error: error)
     }
 
     /// R55: the job's nodes from the environment, without asking the scheduler.
@@ -53,17 +123,6 @@ enum ScriptRun {
         }
     }
 
-    /// R89: the interpreter on PATH, or an absolute executable.
-    static func resolveInterpreter(_ context: JobContext, record: InfoRecord) throws(RunFailure) -> String {
-        let name = record.interpreter ?? context.settings.defaultInterpreter
-        if name.hasPrefix("/") {
-            if let st = FileSystem.stat(name), st.isRegular, access(name, X_OK) == 0 { return name }
-        } else if let found = findExecutable(name, path: context.environment["PATH"]) {
-            return found
-        }
-        throw .error("Interpreter '\(name)' is not available on node '\(context.host)'.")
-    }
-
     /// R71 (qq-managed: `<work_dir>/<script_name>`), R73 (plain: the path given).
     static func resolveScriptPath(_ context: JobContext, record: InfoRecord, workDir: WorkDir) throws(RunFailure) -> String {
         let given = context.arguments.script ?? ""
@@ -74,28 +133,6 @@ enum ScriptRun {
         }
         guard FileSystem.stat(path) != nil else { throw .error("Script '\(path)' does not exist.") }
         return context.mode == .plain ? given : path
-    }
-
-    /// R90: stdout/stderr files, environment (R91), spawn.
-    private static func spawn(state: JobStateWriter, interpreter: String, scriptPath: String, workDir: WorkDir,
-                              supervisor: any JobSupervisor) throws(RunFailure) {
-        let context = state.context
-        let record = state.record
-        // Both logs stay open (in this process) until the script has been started.
-        let out = try openLog(workDir.path + "/" + record.stdoutFile)
-        let err = try openLog(workDir.path + "/" + record.stderrFile)
-        let scriptEnv = ScriptEnvironment.build(base: context.environment, record: record, infoPath: context.infoPath,
-                                                workDir: workDir.path, walltimeSeconds: context.walltimeSeconds(facts: state.facts),
-                                                inheritedInfoIgnored: context.inheritedInfoIgnored)
-        // A relative plain-mode path is relative to the initial directory, not the work dir.
-        let argPath = scriptPath.hasPrefix("/") ? scriptPath : FileSystem.normalizeLexically(scriptPath, relativeTo: context.initialDirectory)
-        let takeTerminal = context.system == .local && isatty(0) == 1
-        try checkpoint(supervisor)
-        if let code = supervisor.spawnScript(executable: interpreter, arguments: [argPath] + context.arguments.scriptArguments,
-                                             environment: scriptEnv.entries, workDir: workDir.path,
-                                             stdoutFD: out.rawValue, stderrFD: err.rawValue, takeTerminal: takeTerminal) {
-            throw .error("Failed to execute script '\(scriptPath)': \(String(cString: strerror(code)))")
-        }
     }
 
     private static func openLog(_ path: String) throws(RunFailure) -> FileDescriptor {

@@ -1,12 +1,19 @@
 /// Steps 15–19 after the script ended on its own: leftovers terminated (R95), W4, the transfer
 /// decision (R98), stage-out with verification (R99–R103), and the outcome for W5.
 enum StageOut {
+    /// `notRun`: the prologue or the env script failed (issue 14) and `rc` is 91.
     /// `cycle`: a loop cycle's files go to its archive first (§10 item 5).
-    static func finish(code rc: Int, state: JobStateWriter, workDir: WorkDir, staged: StagedJob,
+    static func finish(code rc: Int, notRun: String? = nil, state: JobStateWriter, workDir: WorkDir, staged: StagedJob,
                        supervisor: any JobSupervisor, window: RescueWindow, cycle: LoopCycle? = nil) -> JobOutcome {
         let context = state.context
         let leftovers = supervisor.terminateProcessTree(grace: window.grace(killGrace: context.settings.killGrace))
         if leftovers > 0 { Log.info("Terminated \(leftovers) leftover process(es) of the script.") }
+        // Issue 14: the epilogue runs after the script, whatever its code; it fails a job that had succeeded.
+        let cause = notRun ?? JobSteps.epilogue(state: state, workDir: workDir, scriptExitCode: rc, supervisor: supervisor)
+        let jobCode = notRun == nil && cause != nil ? ExitStatus.failed.jobExitCode : rc
+        if notRun == nil, context.jobEnvironment.epilogue != nil {
+            supervisor.terminateProcessTree(grace: window.grace(killGrace: context.settings.killGrace))
+        }
         supervisor.waitForEvents(timeout: 0)
         if let sig = supervisor.terminationSignal {
             return Kill.duringScript(signal: sig, state: state, workDir: workDir, staged: staged,
@@ -28,8 +35,8 @@ enum StageOut {
         for t in policy.ignored { Log.warning("Unknown transfer mode '\(t)' in the info file ignored; using '\(policy.valid.joined(separator: ","))'.") }
         var result = Copied(stats: nil, synchronized: nil, error: nil)
         if workDir.usesScratch {
-            result = copyBack(state: state, workDir: workDir, staged: staged, transfer: policy.transfers(exitCode: rc),
-                              scriptExitCode: rc, supervisor: supervisor, window: window)
+            result = copyBack(state: state, workDir: workDir, staged: staged, transfer: policy.transfers(exitCode: jobCode),
+                              scriptExitCode: jobCode, supervisor: supervisor, window: window)
         }
         if let sig = supervisor.terminationSignal {
             // R109: a signal during stage-out; what is left goes back as a rescue, the work dir stays.
@@ -43,8 +50,10 @@ enum StageOut {
                                        state: state, supervisor: supervisor, window: window)
         }
         let failedStageOut = result.error != nil
-        return JobOutcome(ending: .completed(jobExitCode: failedStageOut && rc == 0 ? ExitStatus.failed.jobExitCode : rc),
-                          scriptExitCode: failedStageOut && rc == 0 ? 0 : nil, error: result.error,
+        let error = [cause, result.error].compactMap { $0 }
+        return JobOutcome(ending: .completed(jobExitCode: failedStageOut && jobCode == 0 ? ExitStatus.failed.jobExitCode : jobCode),
+                          scriptExitCode: (failedStageOut && rc == 0) || jobCode != rc ? rc : nil,
+                          error: error.isEmpty ? nil : error.joined(separator: " "),
                           stageOut: result.stats, usage: usage, synchronized: result.synchronized,
                           writesFinalRecord: true)
     }

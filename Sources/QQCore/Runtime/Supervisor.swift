@@ -23,8 +23,9 @@ protocol JobSupervisor: StopSignal, ChildReaping, AnyObject {
     func pastRescueDeadline(_ window: RescueWindow, margin: Double) -> Bool
     @discardableResult func terminateProcessTree(first: Int32, grace: Double) -> Int
     func spawnScript(executable: String, arguments: [String], environment: [String], workDir: String,
-                     stdoutFD: Int32, stderrFD: Int32, takeTerminal: Bool) -> Int32?
+                     stdoutFD: Int32, stderrFD: Int32, statusFD: Int32?, takeTerminal: Bool) -> Int32?
     func waitForScript(tickInterval: Double?, tick: () -> Void)
+    func runStep(_ request: SpawnRequest, tickInterval: Double?, tick: () -> Void) -> StepEnd
 }
 
 extension JobSupervisor {
@@ -55,6 +56,9 @@ package final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     package private(set) var scriptStatus: Int32?
     /// Monotonic time the script's main process was reaped.
     package private(set) var scriptExitTime: Double?
+    /// The running prologue or epilogue (issue 14) and its wait status once reaped.
+    private var stepPID: pid_t?
+    private var stepStatus: Int32?
     /// R96: sums and maximum over the script and the orphans it left.
     package private(set) var userCPU = 0.0
     package private(set) var sysCPU = 0.0
@@ -220,6 +224,7 @@ package final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
             userCPU += Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
             sysCPU += Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
             maxRSS = max(maxRSS, Int64(usage.ru_maxrss))
+            if pid == stepPID { stepStatus = status }
             if pid == scriptPID {
                 scriptStatus = status
                 scriptExitTime = monotonicSeconds()
@@ -231,10 +236,11 @@ package final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     /// Spawns the script (R90) in a new process group, same session, with default signal
     /// dispositions, an empty mask, only fds 0–2 inherited, in `workDir`.
     package func spawnScript(executable: String, arguments: [String], environment: [String], workDir: String,
-                            stdoutFD: Int32, stderrFD: Int32, takeTerminal: Bool) -> Int32? {
+                            stdoutFD: Int32, stderrFD: Int32, statusFD: Int32?, takeTerminal: Bool) -> Int32? {
         _ = cqq_set_child_subreaper()  // R93: orphans come back to qq-run
         let spawned = SpawnRequest(executable: executable, arguments: [executable] + arguments, environment: environment,
-                                   stdoutFD: stdoutFD, stderrFD: stderrFD, workDir: workDir, newProcessGroup: true).spawn()
+                                   stdoutFD: stdoutFD, stderrFD: stderrFD, workDir: workDir, newProcessGroup: true,
+                                   statusFD: statusFD).spawn()
         guard let pid = spawned.pid else { return spawned.error }
         scriptPID = pid
         if takeTerminal, cqq_tcsetpgrp(0, pid) == 0 {
@@ -253,6 +259,25 @@ package final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
         }
     }
 
+    /// Runs a job step (prologue, epilogue) to its end while serving events. It is user code like
+    /// the script: in its own process group, counted in `usage`, and, when a terminating signal
+    /// comes first (`.interrupted`), left to the process tree's termination, which treats it as an
+    /// orphan. Spawned on the main thread, which is the only one that reaps, so it cannot be missed.
+    func runStep(_ request: SpawnRequest, tickInterval: Double?, tick: () -> Void) -> StepEnd {
+        if terminationSignal != nil { return .interrupted }
+        _ = cqq_set_child_subreaper()
+        var request = request
+        request.newProcessGroup = true
+        let spawned = request.spawn()
+        guard let pid = spawned.pid else { return .notStarted(errno: spawned.error) }
+        stepPID = pid
+        stepStatus = nil
+        defer { stepPID = nil }
+        serve(until: { stepStatus != nil || terminationSignal != nil }, tickInterval: tickInterval, tick: tick)
+        guard let status = stepStatus else { return .interrupted }
+        return .exited(code: exitCode(ofStatus: status) ?? ExitStatus.internalError.jobExitCode)
+    }
+
     /// Blocks (serving events) until the script's main process has exited.
     package func waitForScript(tickInterval: Double?, tick: () -> Void) {
         serve(until: { scriptStatus != nil || terminationSignal != nil }, tickInterval: tickInterval, tick: tick)
@@ -265,12 +290,7 @@ package final class Supervisor: @unchecked Sendable, StopSignal, JobSupervisor {
     }
 
     /// R94: exit status, or 128 + the signal that killed it.
-    package var scriptExitCode: Int? {
-        guard let s = scriptStatus else { return nil }
-        if cqq_wifexited(s) != 0 { return Int(cqq_wexitstatus(s)) }
-        if cqq_wifsignaled(s) != 0 { return 128 + Int(cqq_wtermsig(s)) }
-        return nil
-    }
+    package var scriptExitCode: Int? { scriptStatus.flatMap(exitCode(ofStatus:)) }
 
     /// Direct children of qq-run that are not helper commands: adopted orphans and the script.
     private func childProcesses() -> [pid_t] {
@@ -379,6 +399,13 @@ extension Supervisor: ChildReaping {
             usleep(5_000)
         }
     }
+}
+
+/// R94: the exit status, or 128 + the signal that killed the process.
+func exitCode(ofStatus s: Int32) -> Int? {
+    if cqq_wifexited(s) != 0 { return Int(cqq_wexitstatus(s)) }
+    if cqq_wifsignaled(s) != 0 { return 128 + Int(cqq_wtermsig(s)) }
+    return nil
 }
 
 /// SIGTERM → "TERM".

@@ -12,6 +12,8 @@ extension InfoFileCodec {
         "runner", "runner_pid", "cluster", "pid_ns", "phase", "heartbeat", "heartbeat_interval", "restarts",
         "array_job_id", "array_task_id", "kill_reason", "script_exit_code", "error", "signals", "stage_in",
         "stage_out", "usage", "synchronized", "wiped", "next_job_id", "resubmit_error",
+        "env_script", "env", "container", "container_mounts", "prologue", "prologue_exit_code", "epilogue",
+        "epilogue_exit_code",
     ]
 
     static let markerKeys: Set<String> = [
@@ -99,6 +101,20 @@ extension InfoFileCodec {
         record.nextJobID = r.lenient(f["next_job_id"], "next_job_id") { n throws(InfoFileError) in try r.string(n, "next_job_id") }
         record.resubmitError = r.lenient(f["resubmit_error"], "resubmit_error") { n throws(InfoFileError) in
             try r.string(n, "resubmit_error")
+        }
+        record.envScript = r.lenient(f["env_script"], "env_script") { n throws(InfoFileError) in try r.string(n, "env_script") }
+        record.envVariables = r.lenient(f["env"], "env") { n throws(InfoFileError) in try r.stringList(n, "env") } ?? []
+        record.container = r.lenient(f["container"], "container") { n throws(InfoFileError) in try r.string(n, "container") }
+        record.containerMounts = r.lenient(f["container_mounts"], "container_mounts") { n throws(InfoFileError) in
+            try r.stringList(n, "container_mounts")
+        } ?? []
+        record.prologue = r.lenient(f["prologue"], "prologue") { n throws(InfoFileError) in try r.string(n, "prologue") }
+        record.prologueExitCode = r.lenient(f["prologue_exit_code"], "prologue_exit_code") { n throws(InfoFileError) in
+            try r.int(n, "prologue_exit_code")
+        }
+        record.epilogue = r.lenient(f["epilogue"], "epilogue") { n throws(InfoFileError) in try r.string(n, "epilogue") }
+        record.epilogueExitCode = r.lenient(f["epilogue_exit_code"], "epilogue_exit_code") { n throws(InfoFileError) in
+            try r.int(n, "epilogue_exit_code")
         }
 
         record.unknownEntries = doc.unknown

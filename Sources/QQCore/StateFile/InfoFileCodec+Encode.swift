@@ -277,6 +277,14 @@ extension InfoFileCodec {
         w.timestamp("wiped", r.wiped)
         w.string("next_job_id", r.nextJobID)
         w.string("resubmit_error", r.resubmitError)
+        w.string("env_script", r.envScript)
+        w.list("env", r.envVariables)
+        w.string("container", r.container)
+        w.list("container_mounts", r.containerMounts)
+        w.string("prologue", r.prologue)
+        w.int("prologue_exit_code", r.prologueExitCode)
+        w.string("epilogue", r.epilogue)
+        w.int("epilogue_exit_code", r.epilogueExitCode)
 
         // Unknown keys, verbatim, in their original order (R29).
         for e in r.unknownEntries { w.raw(e.text) }

@@ -226,6 +226,16 @@ package struct InfoRecord: Sendable, Hashable {
     package var nextJobID: String?
     /// Why the next cycle could not be submitted, with the command to submit it by hand.
     package var resubmitError: String?
+    // Issue 14, after R27's table: the job's environment as qq-run set it up.
+    package var envScript: String?
+    /// `env` entries, `NAME=VALUE`.
+    package var envVariables: [String]
+    package var container: String?
+    package var containerMounts: [String]
+    package var prologue: String?
+    package var prologueExitCode: Int?
+    package var epilogue: String?
+    package var epilogueExitCode: Int?
 
     /// Unknown top-level keys, in their original order.
     package var unknownEntries: [RawEntry]
@@ -246,6 +256,9 @@ package struct InfoRecord: Sendable, Hashable {
         heartbeatInterval = nil; restarts = nil; arrayJobID = nil; arrayTaskID = nil; killReason = nil
         scriptExitCode = nil; error = nil; signals = []; stageIn = nil; stageOut = nil; usage = nil
         synchronized = nil; wiped = nil; nextJobID = nil; resubmitError = nil; unknownEntries = []
+        synchronized = nil; wiped = nil; unknownEntries = []
+        envScript = nil; envVariables = []; container = nil; containerMounts = []
+        prologue = nil; prologueExitCode = nil; epilogue = nil; epilogueExitCode = nil
     }
 
     /// R25.

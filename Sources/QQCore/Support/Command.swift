@@ -179,13 +179,13 @@ package struct CommandRunner: Sendable {
     }
 }
 
-/// A close-on-exec pipe whose ends are ≥ 3, so the child's `dup2` onto 1 and 2 never meets a
-/// descriptor that is already 1 or 2 (which would keep its close-on-exec flag).
-private func makePipe(_ fds: inout [Int32]) -> Bool {
+/// A close-on-exec pipe whose ends are ≥ 3 (or `lowest`), so the child's `dup2` onto 1 and 2 (or 3)
+/// never meets a descriptor that is already that number (which would keep its close-on-exec flag).
+func makePipe(_ fds: inout [Int32], lowest: Int32 = 3) -> Bool {
     let ok = fds.withUnsafeMutableBufferPointer { cqq_pipe_cloexec($0.baseAddress!, 0) } == 0
     guard ok else { return false }
-    for i in 0..<2 where fds[i] < 3 {
-        let moved = fcntl(fds[i], F_DUPFD_CLOEXEC, Int32(3))
+    for i in 0..<2 where fds[i] < lowest {
+        let moved = fcntl(fds[i], F_DUPFD_CLOEXEC, lowest)
         if moved < 0 { let e = errno; close(fds[0]); close(fds[1]); errno = e; return false }
         close(fds[i]); fds[i] = moved
     }

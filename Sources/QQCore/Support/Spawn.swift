@@ -17,6 +17,9 @@ struct SpawnRequest {
     var workDir: String?
     /// A new process group with the child's pid as its id, in the same session (R90).
     var newProcessGroup = false
+    /// Handed to the child as fd 3 (the env-script wrapper's status channel, issue 14); it must be
+    /// ≥ 4. Nil: the child gets only 0–2.
+    var statusFD: Int32?
 
     /// The pid, or the errno of the failure.
     func spawn() -> (pid: pid_t?, error: Int32) {
@@ -26,7 +29,8 @@ struct SpawnRequest {
         if stdinFromDevNull { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
         posix_spawn_file_actions_adddup2(&actions, stdoutFD, 1)
         posix_spawn_file_actions_adddup2(&actions, stderrFD, 2)
-        _ = cqq_spawn_addclosefrom(&actions, 3)
+        if let statusFD { posix_spawn_file_actions_adddup2(&actions, statusFD, 3) }
+        _ = cqq_spawn_addclosefrom(&actions, statusFD == nil ? 3 : 4)
         if let workDir, cqq_spawn_addchdir(&actions, workDir) != 0 { return (nil, ENOSYS) }
 
         var attr = posix_spawnattr_t()
