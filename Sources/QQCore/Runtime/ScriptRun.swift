@@ -9,10 +9,13 @@ enum ScriptEnd: Sendable, Equatable {
     case interrupted(signal: Int32)
 }
 
-/// Steps 11–14: W3 (`running`), the interpreter, the logs, the spawn and the wait.
+/// Steps 11–14: W3 (`running`), the interpreter, the logs, the spawn and the wait (with the
+/// periodic sync, issue 12, while it lasts).
 enum ScriptRun {
+    /// Also hands back the staged job as the run leaves it: a periodic sync moves its manifest on,
+    /// so stage-out and a rescue copy only what changed since the last round.
     static func run(state: JobStateWriter, workDir: WorkDir, staged: StagedJob,
-                    supervisor: any JobSupervisor) throws(RunFailure) -> ScriptEnd {
+                    supervisor: any JobSupervisor) throws(RunFailure) -> (ScriptEnd, StagedJob) {
         let context = state.context
         let nodes = nodeList(context)
         let w3 = state.write(retry: true, stop: supervisor) { r in
@@ -33,9 +36,20 @@ enum ScriptRun {
         let scriptPath = try resolveScriptPath(context, record: state.record, workDir: workDir)
         Log.info("Executing script '\(scriptPath)'.")                                        // 13
         try spawn(state: state, interpreter: interpreter, scriptPath: scriptPath, workDir: workDir, supervisor: supervisor)
-        supervisor.waitForScript(tickInterval: context.heartbeatInterval) { state.heartbeat(supervisor) }   // 14
-        if let sig = supervisor.terminationSignal { return .interrupted(signal: sig) }
-        return .exited(code: supervisor.scriptExitCode ?? ExitStatus.internalError.jobExitCode)
+        let sync = PeriodicSync.make(state: state, workDir: workDir, staged: staged, supervisor: supervisor)
+        let beat = context.heartbeatInterval
+        var nextBeat = beat.map { monotonicSeconds() + $0 }
+        let tickInterval = sync.map { min($0.tickInterval, beat ?? .infinity) } ?? beat
+        supervisor.waitForScript(tickInterval: tickInterval) {                                  // 14
+            sync?.tick()
+            if let b = beat, let due = nextBeat, monotonicSeconds() >= due - 0.05 {
+                state.heartbeat(supervisor)
+                nextBeat = monotonicSeconds() + b
+            }
+        }
+        let after = sync?.finish(staged) ?? staged
+        if let sig = supervisor.terminationSignal { return (.interrupted(signal: sig), after) }
+        return (.exited(code: supervisor.scriptExitCode ?? ExitStatus.internalError.jobExitCode), after)
     }
 
     /// R55: the job's nodes from the environment, without asking the scheduler.
