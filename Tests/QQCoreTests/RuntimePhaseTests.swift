@@ -223,7 +223,7 @@ struct RuntimePhaseTests {
         f.supervisor.exitCodeOfScript = 7
         let wd = try WorkDir.prepare(context: context, keeper: keeper, supervisor: f.supervisor)
         let staged = StagedJob(manifest: Manifest(), statistics: StageInStats(files: 1, bytes: 5, seconds: 0.1))
-        let end = try ScriptRun.run(state: f.writer(keeper, context), workDir: wd, staged: staged, supervisor: f.supervisor)
+        let (end, _) = try ScriptRun.run(state: f.writer(keeper, context), workDir: wd, staged: staged, supervisor: f.supervisor)
         #expect(end == .exited(code: 7))
         let w3 = try #require(keeper.writes.last)
         #expect(w3.jobState == .running)
@@ -264,7 +264,7 @@ struct RuntimePhaseTests {
         let context = f.context(script: f.input + "/job.sh")
         f.supervisor.signalDuringScript = SIGTERM
         let wd = try WorkDir.prepare(context: context, keeper: keeper, supervisor: f.supervisor)
-        let end = try ScriptRun.run(state: f.writer(keeper, context), workDir: wd, staged: StagedJob(manifest: Manifest(), statistics: nil),
+        let (end, _) = try ScriptRun.run(state: f.writer(keeper, context), workDir: wd, staged: StagedJob(manifest: Manifest(), statistics: nil),
                                     supervisor: f.supervisor)
         #expect(end == .interrupted(signal: SIGTERM))
     }

@@ -129,7 +129,12 @@ enum InfoJSON {
             ("usage", r.usage.map { u in
                 .object([("max_rss", .int(u.maxRSS)), ("user_cpu", .double(u.userCPU)), ("sys_cpu", .double(u.sysCPU))])
             } ?? .null),
+            ("sync", r.sync.map { s in
+                .object([("count", .int(s.count)), ("last", .time(s.last)), ("files", .int(s.files)), ("bytes", .int(s.bytes)),
+                         ("seconds", .double(s.seconds)), ("skipped", .int(s.skipped))])
+            } ?? .null),
             ("synchronized", r.synchronized.map { .bool($0) } ?? .null), ("wiped", .time(r.wiped)),
+            ("next_job_id", .str(r.nextJobID)), ("resubmit_error", .str(r.resubmitError)),
             // Computed for loop jobs (issue 11 item 4): every cycle found, the archived ones as their files say.
             ("loop_cycles", history.map { h in .array(h.cycles.map { loopCycle($0, baseDirectory: baseDirectory, now: now) }) } ?? .null),
             ("loop_archive_error", .str(history?.archiveError)),

@@ -74,7 +74,7 @@ package enum InfoPanel {
         section("HISTORY", table(historyRows(record, status), inner: inner, colors: c))
         let environment = environmentRows(record)  // issue 14
         if !environment.isEmpty { section("ENVIRONMENT", table(environment, inner: inner, colors: c)) }
-        let staging = stagingRows(record)
+        let staging = stagingRows(record, now: options.now)
         if !staging.isEmpty { section("STAGING", table(staging, inner: inner, colors: c)) }
         let usage = usageRows(record, now: options.now)
         if !usage.isEmpty { section("USAGE", table(usage, inner: inner, colors: c)) }
@@ -210,7 +210,7 @@ package enum InfoPanel {
         return rows
     }
 
-    static func stagingRows(_ r: InfoRecord) -> [PanelRow] {
+    static func stagingRows(_ r: InfoRecord, now: Int = Int(Timestamp.now().epochSeconds)) -> [PanelRow] {
         var rows: [PanelRow] = []
         if let s = r.stageIn {
             rows.append(PanelRow(key: "Stage in:", value: transferText(s.files, s.bytes, s.seconds), style: .value))
@@ -229,6 +229,12 @@ package enum InfoPanel {
                 let files = s.kept == 1 ? "1 input-dir file" : "\(s.kept) input-dir files"
                 rows.append(PanelRow(key: "Kept:", value: "\(files) as *.qq-kept-\(r.jobID)", style: .value))
             }
+        }
+        if let s = r.sync {  // issue 12: results brought home while the job ran
+            let age = max(0, now - s.last.epochSeconds)
+            var text = "Last synced \(formatDuration(seconds: age)) ago (\(s.files) files, \(Size.format(bytes: s.bytes)))"
+            if s.skipped != 0 { text += ", \(s.skipped) left for later" }
+            rows.append(PanelRow(key: "Synced:", value: text, style: .value))
         }
         if let wiped = r.wiped {
             rows.append(PanelRow(key: "Work dir:", value: "wiped at \(wiped)", style: .value))

@@ -30,6 +30,9 @@ struct JobContext: Sendable {
     /// `resubmit-on` (issue 11): plain mode's directive or `QQ_OPT_RESUBMIT_ON`; in qq-managed mode
     /// only the variable (qq submit rejects directives it does not know).
     var resubmitOn: [String] { plainOptions?.resubmitOn ?? splitListOption(environment.nonEmpty("QQ_OPT_RESUBMIT_ON") ?? "") }
+    /// `sync-interval` (issue 12): plain mode's directive or `QQ_OPT_SYNC_INTERVAL`; in qq-managed
+    /// mode only the variable.
+    var syncIntervalText: String? { plainOptions?.syncInterval ?? environment.nonEmpty("QQ_OPT_SYNC_INTERVAL") }
     var heartbeatInterval: Double? { settings.heartbeatInterval > 0 ? Double(settings.heartbeatInterval) : nil }
     /// R113: results are rescued on a kill unless QQ_RESCUE / `rescue` says no.
     var rescuesResults: Bool { plainOptions?.rescue ?? settings.rescue }
@@ -76,6 +79,8 @@ struct PlainOptions: Sendable {
     var resubmitOn: [String] = []
     /// Issue 14: env script, variables, container, prologue and epilogue.
     var jobEnvironment = JobEnvironmentOptions()
+    /// `sync-interval` (issue 12), as written.
+    var syncInterval: String?
 }
 
 /// The fields every write of this runner carries (R62, R27): who runs the job, where, how often it

@@ -95,7 +95,8 @@ struct PlainStart {
         let d = Directives.parse(scriptText: scriptText)
         for line in d.malformed { Log.warning("Ignoring malformed qq directive in '\(scriptPath)': \(line)") }
         let known: Set<String> = ["work_dir", "exclude", "include", "transfer_mode", "interpreter", "walltime", "rescue",
-                                  "job_type", "loop_start", "loop_end", "archive", "archive_format", "archive_mode", "resubmit_on"]
+                                  "job_type", "loop_start", "loop_end", "archive", "archive_format", "archive_mode", "resubmit_on",
+                                  "sync_interval"]
         let ignored: Set<String> = ["queue", "server", "account", "batch_system", "nnodes", "ncpus", "ncpus_per_node", "mem",
                                     "mem_per_node", "mem_per_cpu", "ngpus", "ngpus_per_node", "work_size", "work_size_per_node",
                                     "work_size_per_cpu", "props", "depend"]
@@ -184,6 +185,7 @@ struct PlainStart {
             o.archiveMode = policy.valid
         }
         o.resubmitOn = value("resubmit_on", "QQ_OPT_RESUBMIT_ON").map(splitListOption) ?? []
+        o.syncInterval = value("sync_interval", "QQ_OPT_SYNC_INTERVAL")
     }
 
     /// A plain-mode loop job's `loop_info` (qq submit's defaults: start 1, archive `storage`, format

@@ -48,7 +48,7 @@ struct JobPipeline {
                                                       engine: context.copyEngine(resources: keeper.record.resources))
             }
             try checkpoint(supervisor)
-            let end = try ScriptRun.run(state: state, workDir: workDir, staged: staged, supervisor: supervisor)  // 11–14
+            let (end, synced) = try ScriptRun.run(state: state, workDir: workDir, staged: staged, supervisor: supervisor)  // 11–14
             soFar.scriptStarted = true
             let outcome: JobOutcome
             var noResubmit = false
@@ -56,19 +56,19 @@ struct JobPipeline {
             case .exited(var code):
                 // §10 item 4: 95 ends a loop or continuous job as finished, without a next cycle.
                 if let c = cycle, c.isNoResubmit(code) { code = 0; noResubmit = true }
-                outcome = StageOut.finish(code: code, state: state, workDir: workDir, staged: staged,
+                outcome = StageOut.finish(code: code, state: state, workDir: workDir, staged: synced,
                                           supervisor: supervisor, window: window, cycle: cycle)
             case .notRun(let error):
                 outcome = StageOut.finish(code: ExitStatus.failed.jobExitCode, notRun: error, state: state, workDir: workDir,
-                                          staged: staged, supervisor: supervisor, window: window, cycle: cycle)
+                                          staged: synced, supervisor: supervisor, window: window, cycle: cycle)
             case .interrupted(let sig):
-                outcome = Kill.duringScript(signal: sig, state: state, workDir: workDir, staged: staged,
+                outcome = Kill.duringScript(signal: sig, state: state, workDir: workDir, staged: synced,
                                             supervisor: supervisor, window: window,
                                             rescueUnderRealNames: cycle?.job.resubmitOnTimeout ?? false)
             }
             let (status, recorded) = record(outcome, state: state)                                           // 19
             cycle?.afterFinalWrite(outcome: outcome, noResubmit: noResubmit, finalWriteDone: recorded, state: state,
-                                   workDir: workDir, staged: staged, supervisor: supervisor)
+                                   workDir: workDir, staged: synced, supervisor: supervisor)
             return status
         } catch let failure {
             return finish(with: failure, soFar: soFar)

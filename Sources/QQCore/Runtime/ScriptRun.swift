@@ -12,10 +12,20 @@ enum ScriptEnd: Sendable, Equatable {
     case notRun(error: String)
 }
 
-/// Steps 11–14: W3 (`running`), the interpreter, the logs, the spawn and the wait.
+/// Steps 11–14: W3 (`running`), the interpreter, the logs, the spawn and the wait (with the
+/// periodic sync, issue 12, while it lasts).
 enum ScriptRun {
+    /// Also hands back the staged job as the run leaves it: a periodic sync moves its manifest on,
+    /// so stage-out and a rescue copy only what changed since the last round.
     static func run(state: JobStateWriter, workDir: WorkDir, staged: StagedJob,
-                    supervisor: any JobSupervisor) throws(RunFailure) -> ScriptEnd {
+                    supervisor: any JobSupervisor) throws(RunFailure) -> (ScriptEnd, StagedJob) {
+        var sync: PeriodicSync?
+        let end = try runScript(state: state, workDir: workDir, staged: staged, supervisor: supervisor, sync: &sync)
+        return (end, sync?.finish(staged) ?? staged)
+    }
+
+    private static func runScript(state: JobStateWriter, workDir: WorkDir, staged: StagedJob,
+                                  supervisor: any JobSupervisor, sync: inout PeriodicSync?) throws(RunFailure) -> ScriptEnd {
         let context = state.context
         let nodes = nodeList(context)
         let w3 = state.write(retry: true, stop: supervisor) { r in
@@ -89,7 +99,18 @@ enum ScriptRun {
         }
         _ = consume out
         _ = consume err
-        supervisor.waitForScript(tickInterval: context.heartbeatInterval) { state.heartbeat(supervisor) }   // 14
+        sync = PeriodicSync.make(state: state, workDir: workDir, staged: staged, supervisor: supervisor)
+        let rounds = sync
+        let beat = context.heartbeatInterval
+        var nextBeat = beat.map { monotonicSeconds() + $0 }
+        let tickInterval = rounds.map { min($0.tickInterval, beat ?? .infinity) } ?? beat
+        supervisor.waitForScript(tickInterval: tickInterval) {                                  // 14
+            rounds?.tick()
+            if let b = beat, let due = nextBeat, monotonicSeconds() >= due - 0.05 {
+                state.heartbeat(supervisor)
+                nextBeat = monotonicSeconds() + b
+            }
+        }
         if let sig = supervisor.terminationSignal { return .interrupted(signal: sig) }
         let code = supervisor.scriptExitCode ?? ExitStatus.internalError.jobExitCode
         if let reportRead, let envScript = options.envScript {

@@ -26,6 +26,9 @@ package struct Settings: Sendable {
     package var fallbackRunner: String?
     package var defaultInterpreter = "bash"
     package var defaultTransferMode = "success"
+    /// The shortest periodic-sync interval (issue 12): 60 s. `QQ_SYNC_MINIMUM` lowers it for tests
+    /// only; a real job gains nothing from syncing more often than once a minute.
+    package var syncMinimum = 60.0
 
     package init() {}
 
@@ -112,6 +115,7 @@ package struct Settings: Sendable {
         s.useSacct = flag("use_sacct", s.useSacct)
         s.clockSkew = number("clock_skew", s.clockSkew)
         s.fallbackRunner = value("fallback_runner")
+        s.syncMinimum = number("sync_minimum", s.syncMinimum)
         if let i = config?.value(table: "runner", key: "default_interpreter"), !i.isEmpty { s.defaultInterpreter = i }
         if let t = config?.value(table: "transfer_files_options", key: "default_transfer_mode"), !t.isEmpty {
             s.defaultTransferMode = t

@@ -148,6 +148,10 @@ package struct CopyEngine: Sendable {
         package var underIncludedPaths: [PathBytes] = []
         /// Input-dir files renamed aside before a result took their name (R99, issue 8).
         package var kept: [KeptFile] = []
+        /// Each regular file copied: the work file's status as it was copied and the input copy's size
+        /// and mtime. A periodic sync (issue 12) makes these the manifest, so later rounds and the final
+        /// stage-out copy only what changed since.
+        package var copied: [PathBytes: ManifestEntry] = [:]
     }
 
     /// Copies every regular file and symlink of `workDir` that is new or changed since stage-in
@@ -176,6 +180,7 @@ package struct CopyEngine: Sendable {
             failures += w.stats.failures
             result.underIncludedPaths += w.underIncluded
             matched += w.matched
+            for (rel, entry) in w.manifest { result.copied[rel] = entry }
         }
         result.stats.failures = failures.sorted { $0.path.lexicographicallyPrecedes($1.path) }
         result.kept = job.shared.kept.withLock { $0 }.sorted { $0.path.lexicographicallyPrecedes($1.path) }

@@ -497,6 +497,9 @@ final class TreeCopy: @unchecked Sendable {
             w.stats.bytes += copy.size
             if isStageIn {
                 w.manifest.append((rel, ManifestEntry(work: copy, sourceSize: source.size, sourceMtimeNanos: source.mtimeTotalNanos)))
+            } else {
+                // Stage-out's view the other way round: the work file as copied, the input copy's size and mtime.
+                w.manifest.append((rel, ManifestEntry(work: source, sourceSize: copy.size, sourceMtimeNanos: copy.mtimeTotalNanos)))
             }
         case .success(.vanished):
             vanishedOrFailed(rel, ENOENT, "open", w)

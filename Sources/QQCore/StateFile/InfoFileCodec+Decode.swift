@@ -11,7 +11,7 @@ extension InfoFileCodec {
         "job_exit_code",
         "runner", "runner_pid", "cluster", "pid_ns", "phase", "heartbeat", "heartbeat_interval", "restarts",
         "array_job_id", "array_task_id", "kill_reason", "script_exit_code", "error", "signals", "stage_in",
-        "stage_out", "usage", "synchronized", "wiped", "next_job_id", "resubmit_error",
+        "stage_out", "usage", "sync", "synchronized", "wiped", "next_job_id", "resubmit_error",
         "env_script", "env", "container", "container_mounts", "prologue", "prologue_exit_code", "epilogue",
         "epilogue_exit_code",
     ]
@@ -94,6 +94,7 @@ extension InfoFileCodec {
         record.stageIn = r.lenient(f["stage_in"], "stage_in") { n throws(InfoFileError) in try r.stageIn(n) }
         record.stageOut = r.lenient(f["stage_out"], "stage_out") { n throws(InfoFileError) in try r.stageOut(n) }
         record.usage = r.lenient(f["usage"], "usage") { n throws(InfoFileError) in try r.usage(n) }
+        record.sync = r.lenient(f["sync"], "sync") { n throws(InfoFileError) in try r.syncStats(n) }
         record.synchronized = r.lenient(f["synchronized"], "synchronized") { n throws(InfoFileError) in
             try r.bool(n, "synchronized")
         }
@@ -367,6 +368,26 @@ struct FieldReader {
         }
         guard let files, let bytes, let seconds else { throw fail(node, "expected files, bytes and seconds in 'stage_in'") }
         return StageInStats(files: files, bytes: bytes, seconds: seconds)
+    }
+
+    func syncStats(_ node: YAMLNode?) throws(InfoFileError) -> SyncStats? {
+        guard let node, let entries = try mapping(node, "sync") else { return nil }
+        var count: Int?, last: Timestamp?, files: Int?, bytes: Int64?, seconds: Double?, skipped = 0
+        for e in entries {
+            switch e.key {
+            case "count": count = try int(e.value, "sync.count")
+            case "last": last = try timestamp(e.value, "sync.last")
+            case "files": files = try int(e.value, "sync.files")
+            case "bytes": bytes = try int64(e.value, "sync.bytes")
+            case "seconds": seconds = try double(e.value, "sync.seconds")
+            case "skipped": skipped = try int(e.value, "sync.skipped") ?? 0
+            default: Log.debug("Ignoring unknown key '\(e.key)' in 'sync' of '\(path)'.")
+            }
+        }
+        guard let count, let last, let files, let bytes, let seconds else {
+            throw fail(node, "expected count, last, files, bytes and seconds in 'sync'")
+        }
+        return SyncStats(count: count, last: last, files: files, bytes: bytes, seconds: seconds, skipped: skipped)
     }
 
     func stageOut(_ node: YAMLNode?) throws(InfoFileError) -> StageOutStats? {

@@ -273,6 +273,15 @@ extension InfoFileCodec {
             w.double("user_cpu", u.userCPU, indent: 2)
             w.double("sys_cpu", u.sysCPU, indent: 2)
         }
+        if let s = r.sync {
+            w.mapping("sync")
+            w.int("count", s.count, indent: 2)
+            w.timestamp("last", s.last, indent: 2)
+            w.int("files", s.files, indent: 2)
+            w.int("bytes", s.bytes, indent: 2)
+            w.double("seconds", s.seconds, indent: 2)
+            w.int("skipped", s.skipped, indent: 2)
+        }
         w.bool("synchronized", r.synchronized)
         w.timestamp("wiped", r.wiped)
         w.string("next_job_id", r.nextJobID)

@@ -151,6 +151,23 @@ package struct StageOutStats: Sendable, Hashable {
     }
 }
 
+/// `sync` (issue 12): the periodic sync's rounds so far.
+package struct SyncStats: Sendable, Hashable {
+    /// Rounds completed.
+    package var count: Int
+    /// When the last round ended.
+    package var last: Timestamp
+    /// Totals over all rounds.
+    package var files: Int
+    package var bytes: Int64
+    package var seconds: Double
+    /// Files left for a later round (they changed while being copied, or could not be copied).
+    package var skipped: Int
+    package init(count: Int, last: Timestamp, files: Int, bytes: Int64, seconds: Double, skipped: Int) {
+        self.count = count; self.last = last; self.files = files; self.bytes = bytes; self.seconds = seconds; self.skipped = skipped
+    }
+}
+
 /// `usage` (R96): the script's process tree.
 package struct Usage: Sendable, Hashable {
     /// Largest single process's peak RSS, kB.
@@ -220,6 +237,7 @@ package struct InfoRecord: Sendable, Hashable {
     package var stageIn: StageInStats?
     package var stageOut: StageOutStats?
     package var usage: Usage?
+    package var sync: SyncStats?
     package var synchronized: Bool?
     package var wiped: Timestamp?
     /// Loop and continuous jobs (issue 11): the next cycle's job id, once submitted (plain mode).
@@ -255,8 +273,7 @@ package struct InfoRecord: Sendable, Hashable {
         runner = nil; runnerPID = nil; cluster = nil; pidNamespace = nil; phase = nil; heartbeat = nil
         heartbeatInterval = nil; restarts = nil; arrayJobID = nil; arrayTaskID = nil; killReason = nil
         scriptExitCode = nil; error = nil; signals = []; stageIn = nil; stageOut = nil; usage = nil
-        synchronized = nil; wiped = nil; nextJobID = nil; resubmitError = nil; unknownEntries = []
-        synchronized = nil; wiped = nil; unknownEntries = []
+        synchronized = nil; sync = nil; wiped = nil; nextJobID = nil; resubmitError = nil; unknownEntries = []
         envScript = nil; envVariables = []; container = nil; containerMounts = []
         prologue = nil; prologueExitCode = nil; epilogue = nil; epilogueExitCode = nil
     }

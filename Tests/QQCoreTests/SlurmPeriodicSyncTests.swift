@@ -1,0 +1,77 @@
+// Periodic sync on a real one-host Slurm (issue 12 items 1 and 6a/6b): results reach the input dir
+// while the script runs, so a SIGKILL of the whole job (node failure, `scancel --signal=KILL`)
+// loses nothing synced, and the final stage-out copies only what changed since the last round.
+// `QQ_SYNC_MINIMUM=1` (a test-only setting) allows rounds every 2 s instead of at least 60 s.
+
+import Foundation
+import Glibc
+import Testing
+@testable import QQCore
+
+@Suite("Real Slurm: periodic sync",
+       .enabled(if: SlurmCluster.shouldRunAsOtherUser, "needs root and a Slurm cluster (scripts/slurm-harness.sh start)"))
+struct SlurmPeriodicSyncTests {
+    @Test("(a) A result synced before the whole job is SIGKILLed is in the input dir, intact; the state file stays valid")
+    func syncedResultSurvivesSIGKILL() throws {
+        let dirs = try TestDirs("sync-a")
+        try dirs.put("job.sh", """
+            #!/usr/bin/env -S qq-run
+            # qq sync-interval=2s
+            echo "result written at the start" > r1.dat
+            touch "$QQ_IT_PROBE/written"
+            sleep 600
+            """)
+        let infoPath = "\(dirs.input)/job.qqinfo"
+        let job = try SlurmCluster.submit("job.sh", dirs: dirs, env: ["QQ_SYNC_MINIMUM": "1"])
+        try SlurmCluster.waitForFile("\(dirs.probe)/written", job: job)
+        // Wait for a round that ended after the file was written.
+        let deadline = Clock.now + 30
+        var synced = false
+        while !synced && Clock.now < deadline {
+            if let r = try? InfoFile.load(path: infoPath, tornReadRetries: 0), let s = r.sync, s.count >= 1,
+               Files.read("\(dirs.input)/r1.dat") != nil {
+                synced = true
+            } else {
+                Clock.sleep(0.3)
+            }
+        }
+        try #require(synced, "no sync round brought r1.dat home\n\(job.diagnostics().rawValue)")
+        let r = Command.run(["scancel", "--signal=KILL", "--full", job.id], timeout: 15)
+        #expect(r.succeeded, "\(r)")
+        let rec = try #require(try SlurmCluster.waitForEnd(job).first)
+        let why = job.diagnostics()
+        #expect(rec.state == "CANCELLED" || rec.state == "FAILED", why)
+        #expect(Files.read("\(dirs.input)/r1.dat") == "result written at the start\n", why)
+        #expect(InputSnapshot.leftoverTemporaries(dirs.input).isEmpty, why)
+        let info = try InfoFile.load(path: infoPath, tornReadRetries: 0)
+        #expect((info.sync?.count ?? 0) >= 1 && (info.sync?.files ?? 0) >= 1, why)
+    }
+
+    @Test("(b) After three rounds, the final stage-out copies only what changed since the last one")
+    func stageOutCopiesOnlyWhatChangedSinceTheLastSync() throws {
+        let dirs = try TestDirs("sync-b")
+        try dirs.put("job.sh", """
+            #!/usr/bin/env -S qq-run
+            # qq sync-interval=2
+            head -c 1000000 /dev/urandom > big.dat
+            md5sum big.dat | cut -d' ' -f1 > "$QQ_IT_PROBE/big.md5"
+            for i in $(seq 1 18); do echo "line $i" >> log.txt; sleep 0.5; done
+            """)
+        let job = try SlurmCluster.submit("job.sh", dirs: dirs, env: ["QQ_SYNC_MINIMUM": "1"])
+        let rec = try #require(try SlurmCluster.waitForEnd(job).first)
+        let why = job.diagnostics()
+        #expect(rec.state == "COMPLETED", why)
+        let info = try InfoFile.load(path: "\(dirs.input)/job.qqinfo")
+        let sync = try #require(info.sync, why)
+        #expect(sync.count >= 3, why)
+        #expect(sync.bytes >= 1_000_000, "big.dat went home during the run\n\(why.rawValue)")
+        let out = try #require(info.stageOut, why)
+        // Only log.txt (and the script's logs) changed after the last round; big.dat is not copied again.
+        #expect(out.bytes < 1_000_000 && out.files <= 3, "stage_out: \(out)\n\(why.rawValue)")
+        #expect(info.synchronized == true, why)
+        let lines = (Files.read("\(dirs.input)/log.txt") ?? "").split(separator: "\n")
+        #expect(lines.count == 18 && lines.last == "line 18", why)
+        let md5 = Command.run(["md5sum", "\(dirs.input)/big.dat"], timeout: 15).stdout.split(separator: " ").first.map(String.init)
+        #expect(md5 == dirs.probeFile("big.md5"), why)
+    }
+}
