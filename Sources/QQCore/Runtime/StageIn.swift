@@ -4,7 +4,7 @@ import Glibc
 /// What stage-in hands to the script run: what was copied, and the manifest stage-out compares
 /// against (R87).
 struct StagedJob: Sendable {
-    let manifest: Manifest
+    var manifest: Manifest
     /// nil when nothing was staged (the job runs in the input dir).
     let statistics: StageInStats?
 }
