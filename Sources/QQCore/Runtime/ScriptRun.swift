@@ -39,6 +39,7 @@ enum ScriptRun {
             r.startTime = Timestamp.now()
             r.allNodes = nodes
             r.stageIn = staged.statistics
+            r.progress = nil
             context.jobEnvironment.record(into: &r)
             if !workDir.usesScratch {
                 r.mainNode = context.host
