@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "qq-info", targets: ["qq-info"]),
         .executable(name: "qq-wipe", targets: ["qq-wipe"]),
         .executable(name: "qq-clear", targets: ["qq-clear"]),
+        .executable(name: "qq-sync", targets: ["qq-sync"]),
         .executable(name: "qq", targets: ["qq"]),
     ],
     targets: [
@@ -29,6 +30,7 @@ let package = Package(
         .executableTarget(name: "qq-info", dependencies: ["QQCore"], swiftSettings: upcoming),
         .executableTarget(name: "qq-wipe", dependencies: ["QQCore"], swiftSettings: upcoming),
         .executableTarget(name: "qq-clear", dependencies: ["QQCore"], swiftSettings: upcoming),
+        .executableTarget(name: "qq-sync", dependencies: ["QQCore"], swiftSettings: upcoming),
         .executableTarget(name: "qq", dependencies: ["QQCore"], swiftSettings: upcoming),
         // The staging benchmark (scripts/benchmark); not run by the tests.
         .executableTarget(name: "qq-bench", dependencies: ["QQCore", "CQQSystem"], swiftSettings: upcoming),

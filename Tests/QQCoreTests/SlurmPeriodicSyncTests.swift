@@ -74,4 +74,73 @@ struct SlurmPeriodicSyncTests {
         let md5 = Command.run(["md5sum", "\(dirs.input)/big.dat"], timeout: 15).stdout.split(separator: " ").first.map(String.init)
         #expect(md5 == dirs.probeFile("big.md5"), why)
     }
+
+    @Test("(c) qq-sync copies a named file from a running job, stage-out later replaces it cleanly, and a finished job is refused")
+    func qqSyncCopiesANamedFileAndRefusesAFinishedJob() throws {
+        let dirs = try TestDirs("sync-c")
+        try dirs.put("job.sh", """
+            #!/usr/bin/env -S qq-run
+            echo "partial result" > r.dat
+            echo "not asked for" > other.dat
+            touch "$QQ_IT_PROBE/written"
+            while [ ! -f "$QQ_IT_PROBE/go" ]; do sleep 0.2; done
+            echo "final result" > r.dat
+            """)
+        let job = try SlurmCluster.submit("job.sh", dirs: dirs)
+        try SlurmCluster.waitForFile("\(dirs.probe)/written", job: job)
+        var env = try SlurmCluster.baseEnvironment(for: TestUser.current)
+        env["QQ_SCRATCH_ROOT"] = dirs.scratch
+        let during = Command.run(["qq-sync", job.id, "r.dat"], environment: env, cwd: dirs.input, timeout: 30)
+        let why = job.diagnostics("qq-sync:\n\(during)")
+        #expect(during.exitCode == 0, why)
+        #expect(during.stderr.contains("Copied 1 file(s)") && during.stderr.contains("r.dat"), why)
+        #expect(Files.read("\(dirs.input)/r.dat") == "partial result\n", why)
+        #expect(!Files.exists("\(dirs.input)/other.dat"), "only the named file is copied\n\(why.rawValue)")
+        try Files.write("\(dirs.probe)/go", "")
+        let rec = try #require(try SlurmCluster.waitForEnd(job).first)
+        #expect(rec.state == "COMPLETED", why)
+        #expect(Files.read("\(dirs.input)/r.dat") == "final result\n", why)
+        #expect(Files.read("\(dirs.input)/other.dat") == "not asked for\n", why)
+        #expect(!Files.list(dirs.input).contains { $0.contains(".qq-kept-") }, "the synced copy is the job's own, not kept aside\n\(why.rawValue)")
+        let info = try InfoFile.load(path: "\(dirs.input)/job.qqinfo")
+        #expect(info.sync == nil, "qq-sync never writes the state file\n\(why.rawValue)")
+        let after = Command.run(["qq-sync", job.id], environment: env, cwd: dirs.input, timeout: 30)
+        #expect(after.exitCode == 91, "\(after)")
+        #expect(after.stderr.contains("is finished: qq-sync copies from the working directory of a running job. Its results came back when it ended."), "\(after)")
+    }
+
+    @Test("(e) During a stage-in of 50,000 files, the state file and qq-info show progress that grows")
+    func stageInProgressGrows() throws {
+        let dirs = try TestDirs("sync-e")
+        try dirs.put("job.sh", "#!/usr/bin/env -S qq-run\necho done\n")
+        let made = Command.run(["bash", "-c", "mkdir -p many && cd many && for i in $(seq 1 50000); do echo $i > f$i; done"],
+                               cwd: dirs.input, timeout: 120)
+        try #require(made.succeeded, "\(made)")
+        let infoPath = "\(dirs.input)/job.qqinfo"
+        // One stream and a 0.2 s progress interval (a test-only setting): a slow enough copy to watch.
+        let job = try SlurmCluster.submit("job.sh", dirs: dirs, env: ["QQ_PROGRESS_INTERVAL": "0.2", "QQ_COPY_STREAMS": "1"])
+        var seen: [Int] = []
+        var panel = ""
+        let deadline = Clock.now + 120
+        while Clock.now < deadline {
+            if let r = try? InfoFile.load(path: infoPath, tornReadRetries: 0) {
+                if let p = r.progress, p.phase == "stage_in" {
+                    if seen.last != p.files { seen.append(p.files) }
+                    if panel.isEmpty {
+                        panel = Command.run(["qq-info", infoPath], environment: try SlurmCluster.baseEnvironment(for: TestUser.current),
+                                            cwd: dirs.input, timeout: 30).stdout
+                    }
+                }
+                if r.phase == .running || r.phase == .done { break }
+            }
+            Clock.sleep(0.05)
+        }
+        let rec = try #require(try SlurmCluster.waitForEnd(job).first)
+        let why = job.diagnostics("progress files seen: \(seen)\npanel:\n\(panel)")
+        #expect(rec.state == "COMPLETED", why)
+        #expect(seen.count >= 2 && seen == seen.sorted() && (seen.last ?? 0) > (seen.first ?? 0), why)
+        #expect(panel.contains("Staging in:") && panel.contains("/50,001 files"), why)
+        let info = try InfoFile.load(path: infoPath)
+        #expect(info.progress == nil, "progress is gone once the copy is done\n\(why.rawValue)")
+    }
 }

@@ -1,4 +1,4 @@
-# Bash completion for qq-run, qq-info, qq-wipe, qq-clear and the qq front command.
+# Bash completion for qq-run, qq-info, qq-wipe, qq-clear, qq-sync and the qq front command.
 # Install: source this file from ~/.bashrc, or copy it to /etc/bash_completion.d/.
 
 _qq_info_files() {
@@ -50,10 +50,19 @@ _qq_clear() {
     fi
 }
 
+_qq_sync() {
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    if [[ $cur == -* ]]; then
+        COMPREPLY=( $(compgen -W '--help --version' -- "$cur") )
+    else
+        COMPREPLY=( $(compgen -f -- "$cur") )
+    fi
+}
+
 _qq() {
     local cur=${COMP_WORDS[COMP_CWORD]}
     if (( COMP_CWORD == 1 )); then
-        COMPREPLY=( $(compgen -W 'run info wipe clear --help --version' -- "$cur") )
+        COMPREPLY=( $(compgen -W 'run info wipe clear sync --help --version' -- "$cur") )
         return
     fi
     # Complete the rest as the tool the sub-command execs.
@@ -65,6 +74,7 @@ _qq() {
         info) _qq_info ;;
         wipe) _qq_wipe ;;
         clear) _qq_clear ;;
+        sync) _qq_sync ;;
         *) COMPREPLY=( $(compgen -f -- "$cur") ) ;;
     esac
 }
@@ -73,4 +83,5 @@ complete -F _qq_run -o filenames qq-run
 complete -F _qq_info -o filenames qq-info
 complete -F _qq_wipe -o filenames qq-wipe
 complete -F _qq_clear -o dirnames qq-clear
+complete -F _qq_sync -o filenames qq-sync
 complete -F _qq -o filenames qq

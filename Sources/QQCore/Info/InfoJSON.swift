@@ -92,6 +92,17 @@ enum InfoJSON {
             ("work_size_per_node", .size(res.workSizePerNode)), ("work_size_per_cpu", .size(res.workSizePerCPU)),
             ("props", .object(res.props.map { ($0.key, .string($0.value)) })),
         ])
+        let sync: JSONValue = r.sync.map { s in
+            .object([("count", .int(s.count)), ("last", .time(s.last)), ("files", .int(s.files)), ("bytes", .int(s.bytes)),
+                     ("seconds", .double(s.seconds)), ("skipped", .int(s.skipped))])
+        } ?? .null
+        let progress: JSONValue = r.progress.map { p in
+            let filesTotal: JSONValue = p.filesTotal.map { .int(Int64($0)) } ?? .null
+            let bytesTotal: JSONValue = p.bytesTotal.map { .int($0) } ?? .null
+            return .object([("phase", .string(p.phase)), ("files", .int(Int64(p.files))), ("files_total", filesTotal),
+                            ("bytes", .int(p.bytes)), ("bytes_total", bytesTotal), ("rate", .double(p.rate)),
+                            ("started", .time(p.started))])
+        } ?? .null
         let loop: JSONValue = r.loopInfo.map { l in
             .object([("start", .int(l.start)), ("end", .int(l.end)), ("archive", .str(l.archive)),
                      ("archive_format", .str(l.archiveFormat)), ("current", .int(l.current)),
@@ -129,10 +140,7 @@ enum InfoJSON {
             ("usage", r.usage.map { u in
                 .object([("max_rss", .int(u.maxRSS)), ("user_cpu", .double(u.userCPU)), ("sys_cpu", .double(u.sysCPU))])
             } ?? .null),
-            ("sync", r.sync.map { s in
-                .object([("count", .int(s.count)), ("last", .time(s.last)), ("files", .int(s.files)), ("bytes", .int(s.bytes)),
-                         ("seconds", .double(s.seconds)), ("skipped", .int(s.skipped))])
-            } ?? .null),
+            ("sync", sync), ("progress", progress),
             ("synchronized", r.synchronized.map { .bool($0) } ?? .null), ("wiped", .time(r.wiped)),
             ("next_job_id", .str(r.nextJobID)), ("resubmit_error", .str(r.resubmitError)),
             // Computed for loop jobs (issue 11 item 4): every cycle found, the archived ones as their files say.

@@ -230,6 +230,9 @@ package enum InfoPanel {
                 rows.append(PanelRow(key: "Kept:", value: "\(files) as *.qq-kept-\(r.jobID)", style: .value))
             }
         }
+        if let p = r.progress {  // issue 12 item 5: a copy under way
+            rows.append(PanelRow(key: StagingProgress.phaseLabel(p.phase) + ":", value: StagingProgress.counts(p), style: .value))
+        }
         if let s = r.sync {  // issue 12: results brought home while the job ran
             let age = max(0, now - s.last.epochSeconds)
             var text = "Last synced \(formatDuration(seconds: age)) ago (\(s.files) files, \(Size.format(bytes: s.bytes)))"

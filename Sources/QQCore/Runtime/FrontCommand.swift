@@ -3,7 +3,7 @@ import Glibc
 /// The `qq` front command (§3): `qq run|info|wipe|clear …` execs `qq-<sub>` without forking, so the
 /// batch system's process stays qq-run (R13, R17); any other sub-command goes to another qq (R15).
 package enum FrontCommand {
-    package static let ownSubcommands = ["run", "info", "wipe", "clear"]
+    package static let ownSubcommands = ["run", "info", "wipe", "clear", "sync"]
 
     package static let usage = """
         usage: qq <command> [args...]
@@ -13,6 +13,7 @@ package enum FrontCommand {
           info    show the state of jobs from their .qqinfo files
           wipe    delete a job's working directory on scratch
           clear   remove runtime files of finished jobs
+          sync    copy a running job's results into its input directory now
 
         Other commands (submit, kill, ...) are passed to the Python qq (QQ_DELEGATE, or the next
         'qq' on PATH).
@@ -20,7 +21,7 @@ package enum FrontCommand {
 
     /// R4: the commands that stay with the Python qq. Only these are suggested as "use the Python
     /// qq"; anything else is not a qq command at all.
-    package static let pythonSubcommands = ["submit", "kill", "go", "cd", "sync", "jobs", "stat", "nodes", "queues",
+    package static let pythonSubcommands = ["submit", "kill", "go", "cd", "jobs", "stat", "nodes", "queues",
                                            "shebang", "respawn"]
 
     /// What `qq <sub>` passes as argv[0] to `qq-<sub>`: the words the user typed. R13 keeps the

@@ -28,6 +28,7 @@ struct JobOutcome: Sendable {
     /// W5 or K2.
     func apply(to r: inout InfoRecord) {
         r.phase = .done
+        r.progress = nil
         r.stageOut = stageOut
         r.usage = usage
         r.scriptExitCode = scriptExitCode

@@ -85,6 +85,7 @@ enum Kill {
             outcome = state.write { r in
                 r.jobState = .killed
                 r.phase = phase
+                r.progress = nil
                 r.completionTime = Timestamp.now()
                 r.killReason = reason
                 r.jobExitCode = nil

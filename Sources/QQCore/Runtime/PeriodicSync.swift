@@ -26,6 +26,7 @@ final class PeriodicSync {
     private(set) var manifest: Manifest
     private var nextStart: Double
     private var running: ResultBox<Round>?
+    private var roundProgress: StagingProgress?
     private var stats: SyncStats?
     private var longest = 0.0
     /// Epoch seconds of the time limit, when known.
@@ -71,6 +72,7 @@ final class PeriodicSync {
     /// One look from the supervisor's loop: take a finished round, start a due one.
     func tick() {
         if let box = running, box.isSet { absorb(box.take()); running = nil }
+        if running != nil { roundProgress?.tick() }
         guard running == nil, supervisor.terminationSignal == nil else { return }
         let now = monotonicSeconds()
         if now >= nextStart { start(); return }
@@ -105,6 +107,9 @@ final class PeriodicSync {
         // A file that changes while it is copied is tried once more, then left for the next round.
         var engine = context.copyEngine(resources: record.resources, shouldStop: { [supervisor] in supervisor.stopWasRequested })
         engine.retry = RetryPolicy(attempts: 2, initialDelay: 0.1, maxDelay: 0.1, total: 1)
+        let progress = StagingProgress(phase: "sync", label: "Syncing", totals: nil, state: state, supervisor: supervisor, beats: false)
+        roundProgress = progress
+        engine.progress = progress.counter
         let roundEngine = engine
         startDetachedThread {
             let result = roundEngine.stageOut(from: source, to: inputDir, manifest: snapshot, controlFiles: WorkDir.controlFileNames,
@@ -133,7 +138,11 @@ final class PeriodicSync {
             Log.warning("\(round.skipped) file(s) were left for the next sync (first: \(p)); stage-out copies them at the end in any case.")
         }
         let recorded = s
-        state.write { r in r.sync = recorded }
+        roundProgress = nil
+        state.write { r in
+            r.sync = recorded
+            r.progress = nil
+        }
     }
 }
 

@@ -51,9 +51,11 @@ extension Preflight {
     /// the work dir's file system. Only for a work dir this attempt created: a reused one already
     /// holds the copies. User and group quotas are not queried (see decisions.md); an EDQUOT during
     /// the copy still ends it at once (R105).
+    /// Returns what it measured (the stage-in's totals, for its progress), nil when it did not measure.
+    @discardableResult
     static func check(context: JobContext, workDir: WorkDir, inputDir: String, filter: StageFilter, included: [String],
-                      supervisor: any JobSupervisor, heartbeat: () -> Void) throws(RunFailure) {
-        guard workDir.createdByThisAttempt, let free = ScratchSpace.of(workDir.path) else { return }
+                      supervisor: any JobSupervisor, heartbeat: () -> Void) throws(RunFailure) -> StageInNeed? {
+        guard workDir.createdByThisAttempt, let free = ScratchSpace.of(workDir.path) else { return nil }
         let need = supervisor.runBlocking(tickInterval: context.heartbeatInterval, tick: heartbeat) { [supervisor] in
             StageInNeed.measure(from: inputDir, filter: filter, included: included, blockSize: free.blockSize,
                                 shouldStop: { supervisor.stopWasRequested })
@@ -65,5 +67,6 @@ extension Preflight {
         if let message = refusal(need: need, free: free, root: workDir.scratchRoot ?? workDir.path, system: context.system) {
             throw .error(message)
         }
+        return need
     }
 }

@@ -41,7 +41,7 @@ struct JobPipeline {
             let state = JobStateWriter(context: context, keeper: keeper, facts: facts)
             soFar.state = state
             let staged = try StageIn.run(context: context, keeper: keeper, workDir: workDir,
-                                         supervisor: supervisor, heartbeat: { state.heartbeat(supervisor) }) // 10
+                                         supervisor: supervisor, heartbeat: { state.heartbeat(supervisor) }, state: state) // 10
             // §10 item 3: this cycle's files from the archive override the staged ones.
             if let archive = cycle?.archive {
                 cycle?.restored = try archive.restore(into: workDir.path, replacingStaged: workDir.usesScratch,
@@ -171,6 +171,7 @@ struct JobPipeline {
         func update(_ r: inout InfoRecord) {
             r.jobState = .failed
             r.phase = .done
+            r.progress = nil
             r.completionTime = Timestamp.now()
             r.jobExitCode = code.jobExitCode
             r.error = message

@@ -21,7 +21,12 @@ enum ScriptRun {
                     supervisor: any JobSupervisor) throws(RunFailure) -> (ScriptEnd, StagedJob) {
         var sync: PeriodicSync?
         let end = try runScript(state: state, workDir: workDir, staged: staged, supervisor: supervisor, sync: &sync)
-        return (end, sync?.finish(staged) ?? staged)
+        var after = sync?.finish(staged) ?? staged
+        // What qq-sync copied during the run is home too (issue 12 item 3).
+        if workDir.usesScratch {
+            for (rel, entry) in Manifest.read(from: workDir.path, name: WorkDir.syncedName).entries { after.manifest.entries[rel] = entry }
+        }
+        return (end, after)
     }
 
     private static func runScript(state: JobStateWriter, workDir: WorkDir, staged: StagedJob,
@@ -34,6 +39,7 @@ enum ScriptRun {
             r.startTime = Timestamp.now()
             r.allNodes = nodes
             r.stageIn = staged.statistics
+            r.progress = nil
             context.jobEnvironment.record(into: &r)
             if !workDir.usesScratch {
                 r.mainNode = context.host

@@ -29,6 +29,9 @@ package struct Settings: Sendable {
     /// The shortest periodic-sync interval (issue 12): 60 s. `QQ_SYNC_MINIMUM` lowers it for tests
     /// only; a real job gains nothing from syncing more often than once a minute.
     package var syncMinimum = 60.0
+    /// How often a long copy's progress is written into the state file (issue 12 item 5): 5 s.
+    /// `QQ_PROGRESS_INTERVAL` changes it for tests only.
+    package var progressInterval = 5.0
 
     package init() {}
 
@@ -116,6 +119,7 @@ package struct Settings: Sendable {
         s.clockSkew = number("clock_skew", s.clockSkew)
         s.fallbackRunner = value("fallback_runner")
         s.syncMinimum = number("sync_minimum", s.syncMinimum)
+        s.progressInterval = number("progress_interval", s.progressInterval)
         if let i = config?.value(table: "runner", key: "default_interpreter"), !i.isEmpty { s.defaultInterpreter = i }
         if let t = config?.value(table: "transfer_files_options", key: "default_transfer_mode"), !t.isEmpty {
             s.defaultTransferMode = t

@@ -4,15 +4,16 @@ import Glibc
 /// What stage-in hands to the script run: what was copied, and the manifest stage-out compares
 /// against (R87).
 struct StagedJob: Sendable {
-    let manifest: Manifest
+    var manifest: Manifest
     /// nil when nothing was staged (the job runs in the input dir).
     let statistics: StageInStats?
 }
 
 /// Step 10 (R85, R86): copy the input dir into the work dir, leaving out qq's own files.
 enum StageIn {
+    /// `state`: when given, the copy's progress goes into the state file (issue 12 item 5).
     static func run(context: JobContext, keeper: any StateFileKeeping, workDir: WorkDir, supervisor: any JobSupervisor,
-                    heartbeat: () -> Void) throws(RunFailure) -> StagedJob {
+                    heartbeat: () -> Void, state: JobStateWriter? = nil) throws(RunFailure) -> StagedJob {
         let record = keeper.record
         guard workDir.usesScratch else {
             if !record.includedFiles.isEmpty { Log.info("Included paths are ignored: the job runs in the input directory.") }
@@ -24,12 +25,18 @@ enum StageIn {
         for path in included where FileSystem.lstat(path) == nil {
             throw .error("Included path '\(path)' does not exist.")
         }
-        try Preflight.check(context: context, workDir: workDir, inputDir: inputDir, filter: filter, included: included,
-                            supervisor: supervisor, heartbeat: heartbeat)
-        let engine = context.copyEngine(resources: record.resources,
+        let need = try Preflight.check(context: context, workDir: workDir, inputDir: inputDir, filter: filter, included: included,
+                                       supervisor: supervisor, heartbeat: heartbeat)
+        var engine = context.copyEngine(resources: record.resources,
                                         shouldStop: { [supervisor] in supervisor.stopWasRequested })
+        let progress = state.map { StagingProgress(phase: "stage_in", label: "Staging in", totals: need.map { ($0.files, $0.bytes) },
+                                                   state: $0, supervisor: supervisor) }
+        engine.progress = progress?.counter
+        let copier = engine
         let target = workDir.path
-        let result: (CopyStatistics, Manifest) = supervisor.runBlocking(tickInterval: context.heartbeatInterval, tick: heartbeat) {
+        let result: (CopyStatistics, Manifest) = supervisor.runBlocking(tickInterval: progress?.tickInterval ?? context.heartbeatInterval,
+                                                                        tick: { if let progress { progress.tick() } else { heartbeat() } }) {
+            let engine = copier
             var manifest = Manifest()
             var stats = engine.stageIn(from: inputDir, to: target, filter: filter, manifest: &manifest)
             let t0 = monotonicSeconds()

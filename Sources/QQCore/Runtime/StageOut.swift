@@ -89,10 +89,14 @@ enum StageOut {
         }
         let includedNames = Set(record.includedFiles.map { PathBytes(FileSystem.baseName($0).utf8) })
         let manifest = staged.manifest
+        let progress = StagingProgress(phase: "stage_out", label: "Staging out", totals: nil, state: state, supervisor: supervisor)
+        var counted = engine
+        counted.progress = progress.counter
         // Rerun logs replace older logs; every other input-dir file in the way is kept aside (issue 8, item 7).
         let keep = StageOutKeep(jobID: context.jobID, replaceable: [PathBytes(record.stdoutFile.utf8), PathBytes(record.stderrFile.utf8)])
-        let result = supervisor.runBlocking(tickInterval: context.heartbeatInterval, tick: beat) {
-            engine.stageOut(from: path, to: inputDir, manifest: manifest, controlFiles: WorkDir.controlFileNames,
+        let copier = counted
+        let result = supervisor.runBlocking(tickInterval: progress.tickInterval, tick: progress.tick) {
+            copier.stageOut(from: path, to: inputDir, manifest: manifest, controlFiles: WorkDir.controlFileNames,
                             includedNames: includedNames, keep: keep)
         }
         let stats = result.stats

@@ -17,8 +17,10 @@ struct WorkDir: Sendable {
     static let markerName = ".qq-run-marker"
     static let manifestName = ".qq-run-manifest"
     static let notCopiedName = ".qq-run-not-copied"
+    /// What qq-sync copied (issue 12): the manifest's format; stage-out counts those as synced.
+    static let syncedName = ".qq-run-synced"
     static let controlFileNames: Set<PathBytes> = [PathBytes(markerName.utf8), PathBytes(manifestName.utf8),
-                                                   PathBytes(notCopiedName.utf8)]
+                                                   PathBytes(notCopiedName.utf8), PathBytes(syncedName.utf8)]
 
     /// Steps 8–9: the work dir, its marker, and W2.
     static func prepare(context: JobContext, keeper: any StateFileKeeping, supervisor: any JobSupervisor) throws(RunFailure) -> WorkDir {

@@ -47,6 +47,8 @@ package struct CopyEngine: Sendable {
     package var retry: RetryPolicy
     /// Files at least this large are copied as concurrent ranges (when streams > 1).
     package var splitThreshold: Int64 = 64 << 20
+    /// Counts what is done as it happens, for the state file's `progress` (issue 12 item 5).
+    package var progress: CopyProgress?
     /// Test hook: called with the relative path and the descriptor of each copy before it is verified.
     var faultInjection: (@Sendable (PathBytes, Int32) -> Void)?
 
@@ -215,7 +217,7 @@ package struct CopyEngine: Sendable {
                 copyRegularOnce(src, z, dst, z, rel: n, direct: false, splitAt: nil, shared: shared, scratch: scratch)
             }
             switch outcome {
-            case .success(.copied(let copy, _)): stats.files += 1; stats.bytes += copy.size
+            case .success(.copied(let copy, _)): stats.files += 1; stats.bytes += copy.size; progress?.add(files: 1, bytes: copy.size)
             case .success: break
             case .failure(let f): stats.failures.append(f)
             }

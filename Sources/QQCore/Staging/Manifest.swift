@@ -95,9 +95,10 @@ package struct Manifest: Sendable {
     }
 
     /// Writes `<workDir>/.qq-run-manifest` (mode 0600) through a temporary name and a rename.
-    package func write(to workDir: String) throws(SystemError) {
-        let path = FileSystem.joinPath(workDir, Manifest.fileName)
-        let temp = FileSystem.joinPath(workDir, ".\(Manifest.fileName).tmp-\(FileSystem.randomHex())")
+    /// `name`: another file of the same format (qq-sync's record, `.qq-run-synced`).
+    package func write(to workDir: String, name: String = Manifest.fileName) throws(SystemError) {
+        let path = FileSystem.joinPath(workDir, name)
+        let temp = FileSystem.joinPath(workDir, ".\(name).tmp-\(FileSystem.randomHex())")
         let fd: FileDescriptor
         switch FileDescriptor.open(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600) {
         case .success(let opened): fd = opened
@@ -118,8 +119,8 @@ package struct Manifest: Sendable {
 
     /// Reads `<workDir>/.qq-run-manifest`. A missing file gives an empty manifest; an unreadable or
     /// corrupt one gives an empty manifest and a WARNING (every work-dir file then counts as new).
-    package static func read(from workDir: String) -> Manifest {
-        let path = FileSystem.joinPath(workDir, fileName)
+    package static func read(from workDir: String, name: String = Manifest.fileName) -> Manifest {
+        let path = FileSystem.joinPath(workDir, name)
         let fd: FileDescriptor
         switch FileDescriptor.open(path, O_RDONLY | O_NOFOLLOW) {
         case .success(let opened): fd = opened

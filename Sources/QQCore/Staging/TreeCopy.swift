@@ -406,6 +406,7 @@ final class TreeCopy: @unchecked Sendable {
             switch outcome {
             case .success(let (copy, source)):
                 w.stats.files += 1
+                engine.progress?.add(files: 1, bytes: 0)
                 w.manifest.append((rel, ManifestEntry(work: copy, sourceSize: source.size, sourceMtimeNanos: source.mtimeTotalNanos)))
             case .failure(let f):
                 if f.code == ENOENT && f.operation == "stat" {
@@ -484,7 +485,7 @@ final class TreeCopy: @unchecked Sendable {
         } else {
             switch engine.withRetries({ engine.copySymlinkZ(node.srcFD, z, dfd, z, rel: rel, source: st, direct: false,
                                                             keep: rule, shared: shared) }) {
-            case .success: w.stats.files += 1
+            case .success: w.stats.files += 1; engine.progress?.add(files: 1, bytes: 0)
             case .failure(let f): record(f, w)
             }
         }
@@ -495,6 +496,7 @@ final class TreeCopy: @unchecked Sendable {
         case .success(.copied(let copy, let source)):
             w.stats.files += 1
             w.stats.bytes += copy.size
+            engine.progress?.add(files: 1, bytes: copy.size)
             if isStageIn {
                 w.manifest.append((rel, ManifestEntry(work: copy, sourceSize: source.size, sourceMtimeNanos: source.mtimeTotalNanos)))
             } else {

@@ -11,7 +11,7 @@ extension InfoFileCodec {
         "job_exit_code",
         "runner", "runner_pid", "cluster", "pid_ns", "phase", "heartbeat", "heartbeat_interval", "restarts",
         "array_job_id", "array_task_id", "kill_reason", "script_exit_code", "error", "signals", "stage_in",
-        "stage_out", "usage", "sync", "synchronized", "wiped", "next_job_id", "resubmit_error",
+        "stage_out", "usage", "sync", "progress", "synchronized", "wiped", "next_job_id", "resubmit_error",
         "env_script", "env", "container", "container_mounts", "prologue", "prologue_exit_code", "epilogue",
         "epilogue_exit_code",
     ]
@@ -95,6 +95,7 @@ extension InfoFileCodec {
         record.stageOut = r.lenient(f["stage_out"], "stage_out") { n throws(InfoFileError) in try r.stageOut(n) }
         record.usage = r.lenient(f["usage"], "usage") { n throws(InfoFileError) in try r.usage(n) }
         record.sync = r.lenient(f["sync"], "sync") { n throws(InfoFileError) in try r.syncStats(n) }
+        record.progress = r.lenient(f["progress"], "progress") { n throws(InfoFileError) in try r.progress(n) }
         record.synchronized = r.lenient(f["synchronized"], "synchronized") { n throws(InfoFileError) in
             try r.bool(n, "synchronized")
         }
@@ -388,6 +389,28 @@ struct FieldReader {
             throw fail(node, "expected count, last, files, bytes and seconds in 'sync'")
         }
         return SyncStats(count: count, last: last, files: files, bytes: bytes, seconds: seconds, skipped: skipped)
+    }
+
+    func progress(_ node: YAMLNode?) throws(InfoFileError) -> CopyProgressStats? {
+        guard let node, let entries = try mapping(node, "progress") else { return nil }
+        var phase: String?, files: Int?, filesTotal: Int?, bytes: Int64?, bytesTotal: Int64?, rate: Double?, started: Timestamp?
+        for e in entries {
+            switch e.key {
+            case "phase": phase = try string(e.value, "progress.phase")
+            case "files": files = try int(e.value, "progress.files")
+            case "files_total": filesTotal = try int(e.value, "progress.files_total")
+            case "bytes": bytes = try int64(e.value, "progress.bytes")
+            case "bytes_total": bytesTotal = try int64(e.value, "progress.bytes_total")
+            case "rate": rate = try double(e.value, "progress.rate")
+            case "started": started = try timestamp(e.value, "progress.started")
+            default: Log.debug("Ignoring unknown key '\(e.key)' in 'progress' of '\(path)'.")
+            }
+        }
+        guard let phase, let files, let bytes, let rate, let started else {
+            throw fail(node, "expected phase, files, bytes, rate and started in 'progress'")
+        }
+        return CopyProgressStats(phase: phase, files: files, filesTotal: filesTotal, bytes: bytes, bytesTotal: bytesTotal,
+                                 rate: rate, started: started)
     }
 
     func stageOut(_ node: YAMLNode?) throws(InfoFileError) -> StageOutStats? {

@@ -282,6 +282,16 @@ extension InfoFileCodec {
             w.double("seconds", s.seconds, indent: 2)
             w.int("skipped", s.skipped, indent: 2)
         }
+        if let p = r.progress {
+            w.mapping("progress")
+            w.string("phase", p.phase, indent: 2)
+            w.int("files", p.files, indent: 2)
+            w.int("files_total", p.filesTotal, indent: 2)
+            w.int("bytes", p.bytes, indent: 2)
+            w.int("bytes_total", p.bytesTotal, indent: 2)
+            w.double("rate", p.rate, indent: 2)
+            w.timestamp("started", p.started, indent: 2)
+        }
         w.bool("synchronized", r.synchronized)
         w.timestamp("wiped", r.wiped)
         w.string("next_job_id", r.nextJobID)

@@ -168,6 +168,24 @@ package struct SyncStats: Sendable, Hashable {
     }
 }
 
+/// `progress` (issue 12 item 5): a copy under way, while it runs.
+package struct CopyProgressStats: Sendable, Hashable {
+    /// `stage_in`, `stage_out` or `sync`.
+    package var phase: String
+    package var files: Int
+    /// nil when the walk does not know the total in advance.
+    package var filesTotal: Int?
+    package var bytes: Int64
+    package var bytesTotal: Int64?
+    /// Bytes per second since `started`.
+    package var rate: Double
+    package var started: Timestamp
+    package init(phase: String, files: Int, filesTotal: Int?, bytes: Int64, bytesTotal: Int64?, rate: Double, started: Timestamp) {
+        self.phase = phase; self.files = files; self.filesTotal = filesTotal; self.bytes = bytes
+        self.bytesTotal = bytesTotal; self.rate = rate; self.started = started
+    }
+}
+
 /// `usage` (R96): the script's process tree.
 package struct Usage: Sendable, Hashable {
     /// Largest single process's peak RSS, kB.
@@ -238,6 +256,7 @@ package struct InfoRecord: Sendable, Hashable {
     package var stageOut: StageOutStats?
     package var usage: Usage?
     package var sync: SyncStats?
+    package var progress: CopyProgressStats?
     package var synchronized: Bool?
     package var wiped: Timestamp?
     /// Loop and continuous jobs (issue 11): the next cycle's job id, once submitted (plain mode).
@@ -273,7 +292,7 @@ package struct InfoRecord: Sendable, Hashable {
         runner = nil; runnerPID = nil; cluster = nil; pidNamespace = nil; phase = nil; heartbeat = nil
         heartbeatInterval = nil; restarts = nil; arrayJobID = nil; arrayTaskID = nil; killReason = nil
         scriptExitCode = nil; error = nil; signals = []; stageIn = nil; stageOut = nil; usage = nil
-        synchronized = nil; sync = nil; wiped = nil; nextJobID = nil; resubmitError = nil; unknownEntries = []
+        synchronized = nil; sync = nil; progress = nil; wiped = nil; nextJobID = nil; resubmitError = nil; unknownEntries = []
         envScript = nil; envVariables = []; container = nil; containerMounts = []
         prologue = nil; prologueExitCode = nil; epilogue = nil; epilogueExitCode = nil
     }

@@ -352,7 +352,7 @@ enum SlurmCluster {
         let dir = "\(runBase)/bin"
         do {
             try Files.mkdir(dir, mode: 0o755)
-            for tool in ["qq-run", "qq-info", "qq", "qq-wipe", "qq-clear"] {
+            for tool in ["qq-run", "qq-info", "qq", "qq-wipe", "qq-clear", "qq-sync"] {
                 let src = "\(built)/\(tool)"
                 guard access(src, X_OK) == 0 else {
                     throw HarnessError("'\(src)' is missing: build first ('swift build')")
