@@ -118,7 +118,7 @@ struct FrontCommandTests {
         let w = FrontWorld()
         let r = w.run(["submit", "x"], env: ["QQ_DELEGATE": w.qq])
         #expect(r.exitCode == 2)
-        #expect(r.stderr == "qq: 'submit' is a command of the Python qq, and delegating it would run this qq again (QQ_DELEGATE or the next 'qq' on PATH leads back here). Install the Python qq after this qq on PATH, or set QQ_DELEGATE to its path. This installation provides: run, info, wipe, clear.\n")
+        #expect(r.stderr == "qq: 'submit' is a command of the Python qq, and delegating it would run this qq again (QQ_DELEGATE or the next 'qq' on PATH leads back here). Install the Python qq after this qq on PATH, or set QQ_DELEGATE to its path. This installation provides: run, info, wipe, clear, sync.\n")
     }
 
     @Test func aForeignGuardValueIsIgnored() {
@@ -133,7 +133,7 @@ struct FrontCommandTests {
         let w = FrontWorld()
         let r = w.run(["stat"])
         #expect(r.exitCode == 2)
-        #expect(r.stderr == "qq: 'stat' is a command of the Python qq, and no Python qq was found (QQ_DELEGATE is not set and there is no other 'qq' on PATH). Install the Python qq after this qq on PATH, or set QQ_DELEGATE to its path. This installation provides: run, info, wipe, clear.\n")
+        #expect(r.stderr == "qq: 'stat' is a command of the Python qq, and no Python qq was found (QQ_DELEGATE is not set and there is no other 'qq' on PATH). Install the Python qq after this qq on PATH, or set QQ_DELEGATE to its path. This installation provides: run, info, wipe, clear, sync.\n")
     }
 
     @Test func aDelegateThatIsNotAProgramIsNamed() {
@@ -147,7 +147,7 @@ struct FrontCommandTests {
         let w = FrontWorld()
         let r = w.run(["nonsense"])
         #expect(r.exitCode == 2)
-        #expect(r.stderr == "qq: 'nonsense' is not a qq command. Commands of this installation: run, info, wipe, clear; of the Python qq: submit, kill, go, cd, sync, jobs, stat, nodes, queues, shebang, respawn. See 'qq --help'.\n")
+        #expect(r.stderr == "qq: 'nonsense' is not a qq command. Commands of this installation: run, info, wipe, clear, sync; of the Python qq: submit, kill, go, cd, jobs, stat, nodes, queues, shebang, respawn. See 'qq --help'.\n")
     }
 
     // The hints of qq-clear and qq-wipe name the command the user typed (argv[0] from the front).
