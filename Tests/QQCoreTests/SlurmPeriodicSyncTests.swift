@@ -143,4 +143,26 @@ struct SlurmPeriodicSyncTests {
         let info = try InfoFile.load(path: infoPath)
         #expect(info.progress == nil, "progress is gone once the copy is done\n\(why.rawValue)")
     }
+
+    @Test("(f) With a time limit, one more round runs about a minute before it, so the rescue at the limit has little left")
+    func lastRoundBeforeTheTimeLimit() throws {
+        let dirs = try TestDirs("sync-f")
+        try dirs.put("job.sh", """
+            #!/usr/bin/env -S qq-run
+            # qq sync-interval=1h
+            head -c 5000000 /dev/urandom > big.dat
+            sleep 600
+            """)
+        let job = try SlurmCluster.submit("job.sh", dirs: dirs, options: ["--time=2"])
+        let rec = try #require(try SlurmCluster.waitForEnd(job, timeout: 400).first)
+        let why = job.diagnostics()
+        #expect(rec.state == "TIMEOUT", why)
+        #expect((Files.read(job.outputPath) ?? "").contains("Syncing once more before the time limit."), why)
+        let info = try InfoFile.load(path: "\(dirs.input)/job.qqinfo", tornReadRetries: 0)
+        #expect(info.killReason == .timeout, why)
+        #expect(info.sync?.count == 1 && (info.sync?.bytes ?? 0) >= 5_000_000, why)
+        // The rescue found only the logs: big.dat was home already.
+        #expect(info.stageOut?.mode == .rescue && (info.stageOut?.bytes ?? .max) < 5_000_000, why)
+        #expect(Files.exists("\(dirs.input)/big.dat"), why)
+    }
 }

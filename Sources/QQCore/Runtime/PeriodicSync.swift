@@ -29,8 +29,15 @@ final class PeriodicSync {
     private var roundProgress: StagingProgress?
     private var stats: SyncStats?
     private var longest = 0.0
-    /// Epoch seconds of the time limit, when known.
-    private let endTime: Int?
+    /// When the script started (epoch seconds).
+    private let startEpoch: Int
+    /// Epoch seconds of the time limit, once known: the batch environment may not say it, and the
+    /// scheduler's record arrives in the background (R77), so it is asked again until it is.
+    private var knownEnd: Int?
+    private var endTime: Int? {
+        if knownEnd == nil, let w = state.context.walltimeSeconds(facts: state.facts) { knownEnd = startEpoch + w }
+        return knownEnd
+    }
     private var finalRoundStarted = false
 
     /// nil when the job has no sync interval, or runs in the input dir (nothing to bring home).
@@ -60,8 +67,7 @@ final class PeriodicSync {
         self.supervisor = supervisor
         manifest = staged.manifest
         nextStart = monotonicSeconds() + interval
-        let start = state.record.startTime?.epochSeconds ?? Int(time(nil))
-        endTime = state.context.walltimeSeconds(facts: state.facts).map { start + $0 }
+        startEpoch = state.record.startTime?.epochSeconds ?? Int(time(nil))
         Log.info("Results are synced to the input directory every \(formatSeconds(interval)) s while the script runs.")
     }
 
