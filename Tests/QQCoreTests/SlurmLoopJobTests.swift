@@ -54,6 +54,13 @@ struct SlurmLoopJobTests {
         return chain
     }
 
+    /// Jobs still in the queue whose working directory is this test's input dir (other tests'
+    /// jobs run at the same time, under the same script names).
+    func queuedJobs(in dir: String) -> [String] {
+        let r = Command.run(["squeue", "-h", "-o", "%i %Z"], timeout: 15)
+        return r.stdout.split(separator: "\n").filter { $0.hasSuffix(" " + dir) }.map(String.init)
+    }
+
     @Test("(a) A plain loop job with loop-end=3 runs three dependent cycles, archives each under qq's names, and stops")
     func plainLoopRunsThreeCycles() throws {
         let dirs = try TestDirs("loop-a")
@@ -90,8 +97,7 @@ struct SlurmLoopJobTests {
         #expect(last.nextJobID == nil, why)
         let log = Files.read("\(dirs.logs)/slurm-\(chain[2].id).out") ?? ""
         #expect(log.contains("This was the final cycle of the loop job. Not resubmitting."), "\(log)")
-        let queue = Command.run(["squeue", "-h", "-n", "md+0004.sh", "-o", "%i"], timeout: 15)
-        #expect(queue.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "no fourth cycle: \(queue)")
+        #expect(queuedJobs(in: dirs.input).isEmpty, "no fourth cycle: \(queuedJobs(in: dirs.input))")
         #expect(!Files.exists("\(dirs.input)/md0001.dat"), "cycle files live in the archive, not the input dir")
     }
 
@@ -115,8 +121,7 @@ struct SlurmLoopJobTests {
         #expect(info.nextJobID == nil && info.resubmitError == nil, why)
         let log = Files.read("\(dirs.logs)/slurm-\(chain[1].id).out") ?? ""
         #expect(log.contains("exit code of '95' indicating that the next cycle of the job should not be submitted. Not resubmitting."), "\(log)")
-        let queue = Command.run(["squeue", "-h", "-n", "job.sh", "-o", "%i"], timeout: 15)
-        #expect(queue.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "no third job: \(queue)")
+        #expect(queuedJobs(in: dirs.input).isEmpty, "no third job: \(queuedJobs(in: dirs.input))")
     }
 
     @Test("(c) A loop cycle that fails (exit 3) is recorded failed and not resubmitted")
@@ -131,8 +136,7 @@ struct SlurmLoopJobTests {
         #expect(info.jobState == .failed && info.jobExitCode == 3, why)
         #expect(info.nextJobID == nil, why)
         #expect((Files.read(job.outputPath) ?? "").contains("Not resubmitting: this cycle failed (exit code 3)."), why)
-        let queue = Command.run(["squeue", "-h", "-n", "md+0002.sh", "-o", "%i"], timeout: 15)
-        #expect(queue.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "no next cycle: \(queue)")
+        #expect(queuedJobs(in: dirs.input).isEmpty, "no next cycle: \(queuedJobs(in: dirs.input))")
         // archive-mode success: a failed cycle's files are not archived.
         #expect(!Files.exists("\(dirs.input)/storage/md0001.dat"), why)
     }
@@ -321,6 +325,25 @@ extension SlurmLoopJobTests {
         #expect(error.contains("Invalid account"), why)
         #expect(error.contains("Submit it by hand: cd \(dirs.input) && sbatch --parsable --job-name=md+0002.sh"), "\(error)")
         #expect((Files.read(job.outputPath) ?? "").contains("ERROR    Could not submit the next cycle of 'md+0001.sh'"), why)
+    }
+}
+
+extension SlurmLoopJobTests {
+    @Test("(i) With periodic sync, a cycle's synced copies leave the input dir once the cycle's files are archived")
+    func syncedCopiesOfArchivedFilesLeaveTheInputDir() throws {
+        let dirs = try TestDirs("loop-i")
+        try dirs.put("md.sh", loopScript(end: 2, extra: "# qq sync-interval=2s", body: "echo early > \"$CURR.part\"; sleep 3.5"))
+        let first = try SlurmCluster.submit("md.sh", dirs: dirs, env: ["QQ_SYNC_MINIMUM": "1"])
+        let chain = try followCycles(first, infoFiles: ["md+0001.qqinfo|storage/md0001.qqinfo", "md+0002.qqinfo"])
+        let why = first.diagnostics("input dir: \(Files.list(dirs.input))")
+        #expect(chain.count == 2 && chain.allSatisfy { $0.record.state == "COMPLETED" }, why)
+        let cycle1 = try InfoFile.load(path: "\(dirs.input)/storage/md0001.qqinfo")
+        #expect((cycle1.sync?.count ?? 0) >= 1, "a round ran in cycle 1\n\(why.rawValue)")
+        for name in ["md0001.part", "md0002.part", "md0001.dat", "md0002.dat"] {
+            #expect(!Files.exists("\(dirs.input)/\(name)"), "\(name) is only in the archive\n\(why.rawValue)")
+            #expect(Files.exists("\(dirs.input)/storage/\(name)"), "\(name) is in the archive\n\(why.rawValue)")
+        }
+        #expect(Files.read("\(dirs.input)/storage/md0002.dat") == "cycle 2 of 1-2\nstate after cycle 1\n", why)
     }
 }
 

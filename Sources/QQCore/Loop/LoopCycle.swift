@@ -1,3 +1,5 @@
+import Glibc
+
 /// A loop or continuous job's cycle as the end of the job sees it: the job's kind, its archive (loop
 /// jobs), and what this cycle restored from the archive. The pipeline hands it to stage-out (which
 /// archives the cycle's files first, §10 item 5) and calls `afterFinalWrite` once the cycle's end
@@ -22,10 +24,27 @@ struct LoopCycle: Sendable {
         let context = state.context
         let engine = context.copyEngine(resources: state.record.resources)
         let excluding: Set<String> = [FileSystem.baseName(context.infoPath), state.record.scriptName]
-        _ = supervisor.runBlocking(tickInterval: context.heartbeatInterval, tick: { state.heartbeat(supervisor) }) {
+        let archived = supervisor.runBlocking(tickInterval: context.heartbeatInterval, tick: { state.heartbeat(supervisor) }) {
             archive.archiveResults(from: workDir.path, scratch: workDir.usesScratch, manifest: staged.manifest,
                                    restored: restored, excluding: excluding, engine: engine)
         }
+        if workDir.usesScratch { removeSyncedCopies(of: archived.names, inputDir: state.record.inputDir, staged: staged) }
+    }
+
+    /// A periodic sync (or qq-sync) brought the cycle's files into the input dir while it ran; now
+    /// that they are in the archive, those copies go, so each cycle's files live in one place. Only
+    /// copies that are still exactly what was synced (size and mtime): a file a person changed since
+    /// stays.
+    private func removeSyncedCopies(of names: [String], inputDir: String, staged: StagedJob) {
+        var removed = 0
+        for name in names {
+            let rel = PathBytes(name.utf8)
+            guard staged.syncedPaths.contains(rel), let entry = staged.manifest.entries[rel],
+                  let st = FileSystem.lstat(inputDir + "/" + name), st.isRegular,
+                  st.size == entry.sourceSize, st.mtimeTotalNanos == entry.sourceMtimeNanos else { continue }
+            if unlink(inputDir + "/" + name) == 0 { removed += 1 }
+        }
+        if removed > 0 { Log.info("Removed \(removed) synced cop\(removed == 1 ? "y" : "ies") of archived files from the input directory (they are in the archive now).") }
     }
 
     /// After W5 or K2: a cycle killed by its time limit with `resubmit-on=timeout` archives what the

@@ -24,6 +24,7 @@ final class PeriodicSync {
     private let workDir: String
     private let supervisor: any JobSupervisor
     private(set) var manifest: Manifest
+    private var synced: Set<PathBytes> = []
     private var nextStart: Double
     private var running: ResultBox<Round>?
     private var roundProgress: StagingProgress?
@@ -98,7 +99,7 @@ final class PeriodicSync {
             absorb(box.take())
             running = nil
         }
-        return StagedJob(manifest: manifest, statistics: staged.statistics)
+        return StagedJob(manifest: manifest, statistics: staged.statistics, syncedPaths: staged.syncedPaths.union(synced))
     }
 
     private func start() {
@@ -128,7 +129,7 @@ final class PeriodicSync {
     }
 
     private func absorb(_ round: Round) {
-        for (rel, entry) in round.copied { manifest.entries[rel] = entry }
+        for (rel, entry) in round.copied { manifest.entries[rel] = entry; synced.insert(rel) }
         longest = max(longest, round.seconds)
         nextStart = monotonicSeconds() + interval
         var s = stats ?? SyncStats(count: 0, last: Timestamp.now(), files: 0, bytes: 0, seconds: 0, skipped: 0)

@@ -24,7 +24,10 @@ enum ScriptRun {
         var after = sync?.finish(staged) ?? staged
         // What qq-sync copied during the run is home too (issue 12 item 3).
         if workDir.usesScratch {
-            for (rel, entry) in Manifest.read(from: workDir.path, name: WorkDir.syncedName).entries { after.manifest.entries[rel] = entry }
+            for (rel, entry) in Manifest.read(from: workDir.path, name: WorkDir.syncedName).entries {
+                after.manifest.entries[rel] = entry
+                after.syncedPaths.insert(rel)
+            }
         }
         return (end, after)
     }

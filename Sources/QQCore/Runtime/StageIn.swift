@@ -7,6 +7,8 @@ struct StagedJob: Sendable {
     var manifest: Manifest
     /// nil when nothing was staged (the job runs in the input dir).
     let statistics: StageInStats?
+    /// Files a periodic sync or qq-sync copied into the input dir while the script ran (issue 12).
+    var syncedPaths: Set<PathBytes> = []
 }
 
 /// Step 10 (R85, R86): copy the input dir into the work dir, leaving out qq's own files.
