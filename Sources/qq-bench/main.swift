@@ -134,6 +134,12 @@ func engineStageIn(_ source: String, _ destination: String) -> (CopyStatistics, 
     return (stats, manifest, t)
 }
 
+/// Removes the copies `<root>/<prefix>*` a row made (after the row: see the whole job).
+func removeCopies(_ root: String, prefix: String) {
+    runTimed(["/bin/sh", "-c", "rm -rf \"$1\"/\"$2\"*", "sh", root, prefix])
+    sync()
+}
+
 /// Times per tool; the order of the tools rotates between runs. `reps` overrides `runs` per tool.
 func measure(_ tools: [String], reps: [String: Int] = [:], _ run: (String, Int) -> Double) -> [String: [Double]] {
     var times: [String: [Double]] = [:]
@@ -188,9 +194,80 @@ for pair in pairs {
     makeLargeFiles(big)
     sync()
     print("\(pair.name): trees ready in \(inRoot); work dirs in \(workRoot)")
+    fflush(nil)  // progress shows at once when the output is a file
 
-    // Whole job: stage-in, the empty script, stage-out, removal. cp -a into a network file system
-    // copies every xattr with a round trip each: on `shared` pairs it runs once.
+    let firstRow = rows.count
+    // Stage-in only: the engine in this process against rsync -a. The copies are removed after the
+    // row, not between runs, for the same reason as the whole job is measured last.
+    var inStreams = Set<Int>()
+    let inTimes = measure(["engine", "rsync"]) { tool, r in
+        let w = workRoot + "/in-\(tool)-\(r)"
+        var t = 0.0
+        if tool == "engine" {
+            let (stats, _, seconds) = engineStageIn(small, w)
+            t = seconds
+            inStreams.insert(stats.streams)
+        } else {
+            t = runTimed(["rsync", "-a", small + "/", w + "/"])
+        }
+        return t
+    }
+    removeCopies(workRoot, prefix: "in-")
+    rows.append(Row(pair: pair.name, label: "stage-in", qq: median(inTimes["engine"]!), rsync: median(inTimes["rsync"]!), cp: nil,
+                    cpRuns: 0, against: "rsync", goal: pair.kind == .shared ? 3 : nil, streams: streamText(inStreams)))
+
+    // Stage-out after the job changed 1 % of the files (new content in 100 of them).
+    var outStreams = Set<Int>()
+    let outTimes = measure(["engine", "rsync"]) { tool, r in
+        let w = workRoot + "/out-\(tool)-\(r)"
+        var t = 0.0
+        if tool == "engine" {
+            let (_, manifest, _) = engineStageIn(small, w)
+            let changed = changeOnePercent(w, seed: UInt64(r + 1))
+            sync()
+            let t0 = now()
+            let out = engine.stageOut(from: w, to: small, manifest: manifest, controlFiles: control, includedNames: [])
+            t = now() - t0
+            if !out.stats.failures.isEmpty || out.stats.files != changed {
+                fail("engine stage-out copied \(out.stats.files) of \(changed) files, \(out.stats.failures.first.map { "\($0)" } ?? "")")
+            }
+            outStreams.insert(out.stats.streams)
+        } else {
+            runTimed(["rsync", "-a", small + "/", w + "/"])
+            _ = changeOnePercent(w, seed: UInt64(r + 101))
+            sync()
+            t = runTimed(["rsync", "-a", w + "/", small + "/"])
+        }
+        return t
+    }
+    removeCopies(workRoot, prefix: "out-")
+    rows.append(Row(pair: pair.name, label: "stage-out, 1 % changed", qq: median(outTimes["engine"]!), rsync: median(outTimes["rsync"]!),
+                    cp: nil, cpRuns: 0, against: "rsync", goal: pair.kind == .shared ? 20 : nil, streams: streamText(outStreams)))
+
+    // Two 512 MiB files, stage-in against cp -a.
+    var bigStreams = Set<Int>()
+    let bigTimes = measure(["engine", "cp"]) { tool, r in
+        let w = workRoot + "/big-\(tool)-\(r)"
+        var t = 0.0
+        if tool == "engine" {
+            let (stats, _, seconds) = engineStageIn(big, w)
+            if stats.bytes != 1 << 30 { fail("engine stage-in of '\(big)': \(stats.bytes) bytes") }
+            t = seconds
+            bigStreams.insert(stats.streams)
+        } else {
+            t = runTimed(["cp", "-a", big, w])
+        }
+        runTimed(["rm", "-rf", w])
+        return t
+    }
+    rows.append(Row(pair: pair.name, label: "2 x 512 MiB", qq: median(bigTimes["engine"]!), rsync: nil, cp: median(bigTimes["cp"]!),
+                    cpRuns: bigTimes["cp"]!.count, against: "cp", goal: 1.0, streams: streamText(bigStreams)))
+
+    // Whole job: stage-in, the empty script, stage-out, removal. Measured last: its removals (part of
+    // every tool's job) leave recently freed inodes that slow creates on ext4 without a journal
+    // (notes/filesystems.md), which would weigh on whichever tool ran first in the rows after it.
+    // cp -a into a network file system copies every xattr with a round trip each: on `shared` pairs
+    // it runs once.
     var rssOf: [String: Int64] = [:]
     var jobStreams = "-"
     let jobTimes = measure(["qq-run", "rsync", "cp"], reps: pair.kind == .shared ? ["cp": 1] : [:]) { tool, r in
@@ -217,74 +294,9 @@ for pair in pairs {
         return t
     }
     let jobGoal: Double = pair.kind == .shared ? 5 : pair.kind == .local ? 3 : 1
-    rows.append(Row(pair: pair.name, label: "whole job", qq: median(jobTimes["qq-run"]!), rsync: median(jobTimes["rsync"]!),
-                    cp: median(jobTimes["cp"]!), cpRuns: jobTimes["cp"]!.count, against: "rsync", goal: jobGoal, streams: jobStreams))
+    rows.insert(Row(pair: pair.name, label: "whole job", qq: median(jobTimes["qq-run"]!), rsync: median(jobTimes["rsync"]!),
+                    cp: median(jobTimes["cp"]!), cpRuns: jobTimes["cp"]!.count, against: "rsync", goal: jobGoal, streams: jobStreams), at: firstRow)
     rssLines.append("\(pair.name): qq-run \(rss(rssOf["qq-run"])) (with the script), rsync -a \(rss(rssOf["rsync"])), cp -a \(rss(rssOf["cp"]))")
-
-    // Stage-in only: the engine in this process against rsync -a.
-    var inStreams = Set<Int>()
-    let inTimes = measure(["engine", "rsync"]) { tool, r in
-        let w = workRoot + "/in-\(tool)-\(r)"
-        var t = 0.0
-        if tool == "engine" {
-            let (stats, _, seconds) = engineStageIn(small, w)
-            t = seconds
-            inStreams.insert(stats.streams)
-        } else {
-            t = runTimed(["rsync", "-a", small + "/", w + "/"])
-        }
-        runTimed(["rm", "-rf", w])
-        return t
-    }
-    rows.append(Row(pair: pair.name, label: "stage-in", qq: median(inTimes["engine"]!), rsync: median(inTimes["rsync"]!), cp: nil,
-                    cpRuns: 0, against: "rsync", goal: pair.kind == .shared ? 3 : nil, streams: streamText(inStreams)))
-
-    // Stage-out after the job changed 1 % of the files (new content in 100 of them).
-    var outStreams = Set<Int>()
-    let outTimes = measure(["engine", "rsync"]) { tool, r in
-        let w = workRoot + "/out-\(tool)-\(r)"
-        var t = 0.0
-        if tool == "engine" {
-            let (_, manifest, _) = engineStageIn(small, w)
-            let changed = changeOnePercent(w, seed: UInt64(r + 1))
-            sync()
-            let t0 = now()
-            let out = engine.stageOut(from: w, to: small, manifest: manifest, controlFiles: control, includedNames: [])
-            t = now() - t0
-            if !out.stats.failures.isEmpty || out.stats.files != changed {
-                fail("engine stage-out copied \(out.stats.files) of \(changed) files, \(out.stats.failures.first.map { "\($0)" } ?? "")")
-            }
-            outStreams.insert(out.stats.streams)
-        } else {
-            runTimed(["rsync", "-a", small + "/", w + "/"])
-            _ = changeOnePercent(w, seed: UInt64(r + 101))
-            sync()
-            t = runTimed(["rsync", "-a", w + "/", small + "/"])
-        }
-        runTimed(["rm", "-rf", w])
-        return t
-    }
-    rows.append(Row(pair: pair.name, label: "stage-out, 1 % changed", qq: median(outTimes["engine"]!), rsync: median(outTimes["rsync"]!),
-                    cp: nil, cpRuns: 0, against: "rsync", goal: pair.kind == .shared ? 20 : nil, streams: streamText(outStreams)))
-
-    // Two 512 MiB files, stage-in against cp -a.
-    var bigStreams = Set<Int>()
-    let bigTimes = measure(["engine", "cp"]) { tool, r in
-        let w = workRoot + "/big-\(tool)-\(r)"
-        var t = 0.0
-        if tool == "engine" {
-            let (stats, _, seconds) = engineStageIn(big, w)
-            if stats.bytes != 1 << 30 { fail("engine stage-in of '\(big)': \(stats.bytes) bytes") }
-            t = seconds
-            bigStreams.insert(stats.streams)
-        } else {
-            t = runTimed(["cp", "-a", big, w])
-        }
-        runTimed(["rm", "-rf", w])
-        return t
-    }
-    rows.append(Row(pair: pair.name, label: "2 x 512 MiB", qq: median(bigTimes["engine"]!), rsync: nil, cp: median(bigTimes["cp"]!),
-                    cpRuns: bigTimes["cp"]!.count, against: "cp", goal: 1.0, streams: streamText(bigStreams)))
 
     if !options.keep {
         sync()
@@ -292,6 +304,7 @@ for pair in pairs {
         runTimed(["rm", "-rf", workRoot])
     }
     print("\(pair.name): done (load average \(loadAverage()))")
+    fflush(nil)
 }
 
 // Wrapper overhead: qq-run --local around an empty script in a fresh directory (no stage-in).
@@ -318,7 +331,7 @@ for row in rows {
     let cp = row.cp.map { seconds($0) + (row.cpRuns == 1 && runs > 1 ? "¹" : " ") } ?? "-"
     let cells = [padRight(row.pair == lastPair ? "" : row.pair, 34), padRight(row.label, 23), padLeft(seconds(row.qq), 9),
                  padLeft(row.rsync.map(seconds) ?? "-", 9), padLeft(cp, 11),
-                 padLeft("\(fixed(row.ratio, 1))x \(row.against == "rsync" ? "rsync" : "cp")", 13),
+                 padLeft("\(fixed(row.ratio, row.against == "rsync" ? 1 : 2))x \(row.against == "rsync" ? "rsync" : "cp")", 13),
                  padLeft(row.goal.map { ">= \(fixed($0, 1))x" } ?? "-", 14), padLeft(row.met, 4), padLeft(row.streams, 9)]
     print(cells.joined(separator: " "))
     lastPair = row.pair
