@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <termios.h>
 #include <sys/ioctl.h>
 
@@ -143,6 +144,12 @@ int cqq_tcsetpgrp(int fd, pid_t pgrp) {
 }
 
 long cqq_online_cpus(void) { return sysconf(_SC_NPROCESSORS_ONLN); }
+
+long long cqq_fs_type(int fd) {
+    struct statfs s;
+    if (fstatfs(fd, &s) != 0) return -1;
+    return (long long)(unsigned long)s.f_type;
+}
 
 int cqq_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 29))

@@ -54,9 +54,9 @@ func makeSmallTree(_ root: String, dirs: Int = 100, filesPerDir: Int = 100, size
     }
 }
 
-/// The job's edit for (b): new content in the first file of every directory (1 %).
-func changeOnePercent(_ root: String, dirs: Int = 100, size: Int = 4096) -> Int {
-    let buf = randomBuffer(size, seed: 7)
+/// The job's edit before a stage-out: new content in the first file of every directory (1 %).
+func changeOnePercent(_ root: String, seed: UInt64, dirs: Int = 100, size: Int = 4096) -> Int {
+    let buf = randomBuffer(size, seed: seed &+ 7)
     defer { buf.deallocate() }
     for d in 0..<dirs { writeFile(root + "/d" + pad(d) + "/f000", UnsafeRawBufferPointer(buf), count: size) }
     return dirs
@@ -71,16 +71,33 @@ func makeLargeFiles(_ root: String, count: Int = 2, size: Int = 512 << 20) {
 
 func pad(_ n: Int) -> String { n < 10 ? "00\(n)" : n < 100 ? "0\(n)" : "\(n)" }
 
-/// Peak RSS in kB of `argv` run once under GNU time (`/usr/bin/time -f %M`), or nil without it.
-/// (wait4's ru_maxrss would report this benchmark's own size: Linux carries a process's RSS
-/// high-water mark across posix_spawn and exec; GNU time forks, so the tool starts its own count.)
-func peakRSS(_ argv: [String], in directory: String? = nil) -> Int64? {
-    guard access("/usr/bin/time", X_OK) == 0 else { return nil }
-    let out = (directory ?? "/tmp") + "/.qq-bench-rss-\(getpid())"
+/// Runs `argv` once, timed, and its peak RSS in kB from GNU time (nil without /usr/bin/time; the
+/// wrapper adds about a millisecond). `extraEnvironment` entries are added to this process's.
+func runMeasured(_ argv: [String], in directory: String? = nil, extraEnvironment: [String] = []) -> (Double, Int64?) {
+    var environment: [String]? = nil
+    if !extraEnvironment.isEmpty {
+        var env: [String] = []
+        var p = environ
+        while let entry = p.pointee { env.append(String(cString: entry)); p += 1 }
+        environment = env + extraEnvironment
+    }
+    guard access("/usr/bin/time", X_OK) == 0 else { return (runTimed(argv, in: directory, environment: environment), nil) }
+    let out = "/tmp/.qq-bench-rss-\(getpid())"
     defer { unlink(out) }
-    runTimed(["/usr/bin/time", "-f", "%M", "-o", out] + argv, in: directory)
-    guard let text = try? FileSystem.readSmallFile(out) else { return nil }
-    return Int64(text.split(separator: "\n").last.map { String($0).trimmingBlanks } ?? "")
+    let t = runTimed(["/usr/bin/time", "-f", "%M", "-o", out] + argv, in: directory, environment: environment)
+    guard let text = try? FileSystem.readSmallFile(out) else { return (t, nil) }
+    return (t, Int64(text.split(separator: "\n").last.map { String($0).trimmingBlanks } ?? ""))
+}
+
+/// The 1-minute load average (other engines' builds show here).
+func loadAverage() -> String {
+    (try? FileSystem.readSmallFile("/proc/loadavg")).flatMap { $0.split(separator: " ").first.map(String.init) } ?? "?"
+}
+
+/// The engine's stream counts over the runs: "8", or "4-8" when the tuner chose differently.
+func streamText(_ counts: Set<Int>) -> String {
+    guard let lo = counts.min(), let hi = counts.max() else { return "-" }
+    return lo == hi ? "\(lo)" : "\(lo)-\(hi)"
 }
 
 /// Runs a program (no shell), output to /dev/null, optionally in `directory`; returns seconds.

@@ -99,7 +99,7 @@ struct BenchCommandLineTests {
         let area = WorkArea("qq-bench-args")
         defer { area.cleanup() }
         let dir = area.file("trees")
-        let r = Command.run([builtBench, "--dir", dir, "--only", "d", "--qq-run", "/nonexistent", "--stage-in", area.path],
+        let r = Command.run([builtBench, "--dir", dir, "--qq-run", "/nonexistent", "--stage-in", area.path],
                             environment: ["PATH": "/usr/bin:/bin"], timeout: 20)
         #expect(r.exitCode == 2)
         #expect(r.stderr.contains("qq-bench: error: --stage-in needs a value"), Comment(rawValue: r.stderr))
@@ -109,7 +109,7 @@ struct BenchCommandLineTests {
     @Test func aRunCountThatIsNotANumberIsAUsageError() {
         let area = WorkArea("qq-bench-args")
         defer { area.cleanup() }
-        let r = Command.run([builtBench, "--dir", area.file("trees"), "--only", "d", "--qq-run", "/nonexistent", "--runs", "1O"],
+        let r = Command.run([builtBench, "--dir", area.file("trees"), "--qq-run", "/nonexistent", "--runs", "1O"],
                             environment: ["PATH": "/usr/bin:/bin"], timeout: 20)
         #expect(r.exitCode == 2)
         #expect(r.stderr.contains("--runs needs a whole number"), Comment(rawValue: r.stderr))

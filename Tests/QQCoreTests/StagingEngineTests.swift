@@ -309,13 +309,6 @@ private func testEngine(streams: Int = 4, checksum: Bool = false) -> CopyEngine 
         let stats = engine.stageIn(from: t.file("in"), to: t.file("work"), filter: StageFilter(), manifest: &manifest)
         #expect(stats.files == 10)
     }
-
-    @Test func defaultStreamsFollowR103() {
-        #expect(CopyEngine.defaultStreams(ncpus: 1) == 4)
-        #expect(CopyEngine.defaultStreams(ncpus: 8) == 8)
-        #expect(CopyEngine.defaultStreams(ncpus: 128) == 16)
-        #expect(CopyEngine(streams: 3).streams == 3)
-    }
 }
 
 // MARK: Deep paths (longer than PATH_MAX): walked with *at calls, one component at a time.

@@ -74,6 +74,8 @@ int cqq_tcsetpgrp(int fd, pid_t pgrp);
 
 // The number of online CPUs.
 long cqq_online_cpus(void);
+/// statfs f_type of the file system holding `fd` (its magic number), or -1 with errno.
+long long cqq_fs_type(int fd);
 
 // Width of the terminal on fd (TIOCGWINSZ), or -1 when fd is not a terminal or has no size.
 int cqq_terminal_columns(int fd);

@@ -50,11 +50,11 @@ struct JobContext: Sendable {
 
     func fillRunnerFields(_ r: inout InfoRecord) { RunnerFields.fill(&r, system: system, jobEnv: jobEnv, settings: settings) }
 
-    /// The copy engine with the job's settings: `QQ_COPY_STREAMS`, else min(max(ncpus, 4), 16) with
-    /// the job's CPUs (R103); `QQ_VERIFY`; the retry policy (R105).
+    /// The copy engine with the job's settings: `QQ_COPY_STREAMS`, else streams tuned from the job's
+    /// CPUs up to `CopyEngine.defaultStreams` (R103, issue 13); `QQ_VERIFY`; the retry policy (R105).
     func copyEngine(resources r: Resources, shouldStop: @escaping @Sendable () -> Bool = { false }) -> CopyEngine {
         let ncpus = r.ncpus ?? r.ncpusPerNode.map { $0 * (r.nnodes ?? 1) } ?? Int(cqq_online_cpus())
-        return CopyEngine(streams: settings.copyStreams ?? CopyEngine.defaultStreams(ncpus: ncpus),
+        return CopyEngine(streams: settings.copyStreams, cpus: ncpus,
                           verifyChecksum: settings.verifyChecksum, retry: retryPolicy, shouldStop: shouldStop)
     }
 }

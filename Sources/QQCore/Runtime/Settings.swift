@@ -111,7 +111,7 @@ package struct Settings: Sendable {
             if let n = Int(text.trimmingBlanks), n >= 1 {
                 s.copyStreams = n
             } else {
-                invalid("copy_streams", "a whole number ≥ 1", "of min(max(ncpus, 4), 16) streams")
+                invalid("copy_streams", "a whole number ≥ 1", "of streams adapted to the file systems")
             }
         }
         s.verifyChecksum = choice("verify", ["size", "checksum"], "size") == "checksum"

@@ -65,7 +65,8 @@ enum StageIn {
         }
         Log.info("Staged in \(stats.files) files (\(Size.format(bytes: stats.bytes))) in \(formatSeconds(stats.seconds)) s.")
         return StagedJob(manifest: manifest,
-                         statistics: StageInStats(files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds)))
+                         statistics: StageInStats(files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds),
+                                                 streams: stats.streams))
     }
 
     /// R86: the job's own files, the logs qq-run's output goes to, control files and exclusions.

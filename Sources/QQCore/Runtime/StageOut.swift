@@ -83,7 +83,7 @@ enum StageOut {
             Log.info("Staged out \(stats.files) files (\(Size.format(bytes: stats.bytes))) in \(formatSeconds(stats.seconds)) s.")
             Log.info("Keeping working directory '\(path)' (the transfer policy does not match exit code \(rc)).")
             let out = StageOutStats(mode: .logsOnly, files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds),
-                                    errors: stats.failures.count)
+                                    errors: stats.failures.count, streams: stats.streams)
             let err = stats.failures.first.map { "Stage-out failed for \(stats.failures.count) file(s); the logs remain in \(path). First failure: \($0)." }
             return Copied(stats: out, synchronized: false, error: err)
         }
@@ -102,7 +102,8 @@ enum StageOut {
         let stats = result.stats
         for deleted in result.deleted { Log.debug("Deleted in the work dir by the script: '\(deleted.displayText)'.") }
         var out = StageOutStats(mode: .transfer, files: stats.files, bytes: stats.bytes, seconds: roundedSeconds(stats.seconds),
-                                errors: stats.failures.count, deleted: result.deleted.count, kept: result.kept.count)
+                                errors: stats.failures.count, deleted: result.deleted.count, kept: result.kept.count,
+                                streams: stats.streams)
         Log.info("Staged out \(stats.files) files (\(Size.format(bytes: stats.bytes))) in \(formatSeconds(stats.seconds)) s.")
         var keepReason: String?
         var error: String?

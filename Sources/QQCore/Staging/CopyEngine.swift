@@ -28,6 +28,8 @@ package struct CopyStatistics: Sendable {
     package var seconds = 0.0
     package var failures: [CopyFailure] = []
     package var skippedSpecial = 0
+    /// Streams in effect when the copy ended (the tuner's choice, or `QQ_COPY_STREAMS`); 0 before a copy.
+    package var streams = 0
     package init() {}
 }
 
@@ -39,8 +41,13 @@ package struct CopyEngine: Sendable {
     package var umask: mode_t
     /// Checked between files; a terminating signal sets it (R109: stop at the next file boundary).
     package var shouldStop: @Sendable () -> Bool
-    /// Files in flight at once (`Settings.copyStreams`, R103).
+    /// Files in flight at once (`Settings.copyStreams`, R103); with `adaptive`, the most ever.
     package var streams: Int
+    /// No fixed count was given: each tree copy tunes its streams between one per CPU and `streams`
+    /// (`StreamTuner`, issue 13).
+    package var adaptive: Bool
+    /// The job's CPUs, where the tuner starts.
+    package var cpus: Int
     /// `Settings.verifyChecksum`: also compare a hash of the bytes read with a re-read of the copy.
     package var verifyChecksum: Bool
     /// R105, for each copy operation.
@@ -52,20 +59,26 @@ package struct CopyEngine: Sendable {
     /// Test hook: called with the relative path and the descriptor of each copy before it is verified.
     var faultInjection: (@Sendable (PathBytes, Int32) -> Void)?
 
-    /// `streams` nil: `defaultStreams()`. The caller passes the settings' values (nothing is read
-    /// from the environment here).
-    package init(umask: mode_t = FileSystem.umask, streams: Int? = nil, verifyChecksum: Bool = false,
+    /// `streams` nil: adaptive, up to `defaultStreams(ncpus: cpus)`. The caller passes the settings'
+    /// values (nothing is read from the environment here); `cpus` nil: the machine's.
+    package init(umask: mode_t = FileSystem.umask, streams: Int? = nil, cpus: Int? = nil, verifyChecksum: Bool = false,
                 retry: RetryPolicy = RetryPolicy(), shouldStop: @escaping @Sendable () -> Bool = { false }) {
         self.umask = umask
         self.shouldStop = shouldStop
-        self.streams = max(1, min(streams ?? CopyEngine.defaultStreams(), 256))
+        // A job granted more CPUs than the machine has (a test, a mistake) cannot keep more busy.
+        let online = max(1, Int(cqq_online_cpus()))
+        let cpus = max(1, min(cpus ?? online, online))
+        self.cpus = cpus
+        adaptive = streams == nil
+        self.streams = max(1, min(streams ?? CopyEngine.defaultStreams(ncpus: cpus), 256))
         self.verifyChecksum = verifyChecksum
         self.retry = retry
     }
 
-    /// R103: min(max(ncpus, 4), 16). On a small machine this still overlaps metadata latency; on a
-    /// big one it stays below what hurts a shared metadata server.
-    package static func defaultStreams(ncpus: Int = Int(cqq_online_cpus())) -> Int { min(max(ncpus, 4), 16) }
+    /// The tuner's ceiling: 8 per CPU, at least 8 and at most 32 (issue 13 in place of R103's
+    /// min(max(ncpus, 4), 16)). On GlusterFS a 2-CPU copy still gained from 8 to 16 streams; 32 stays
+    /// below what hurts a shared metadata server. The tuner only goes there while throughput grows.
+    package static func defaultStreams(ncpus: Int = Int(cqq_online_cpus())) -> Int { min(max(8 * ncpus, 8), 32) }
 
     /// Runs `body`; a retryable failure is retried under `retry` (R105), cut short by `shouldStop`.
     func withRetries<T>(_ body: () -> Result<T, CopyFailure>) -> Result<T, CopyFailure> {
@@ -98,8 +111,10 @@ package struct CopyEngine: Sendable {
         case .failure(let f): stats.failures.append(f); return stats
         }
         let root = DirNode(root: roots)
-        let workers = TreeCopy(engine: self, kind: .stageIn(filter)).run([.list(root)])
+        let job = TreeCopy(engine: self, kind: .stageIn(filter), networked: roots.touchesNetworkFileSystem)
+        let workers = job.run([.list(root)])
         merge(workers, into: &stats, manifest: &manifest)
+        stats.streams = job.streams
         stats.seconds = monotonicSeconds() - t0
         return stats
     }
@@ -121,8 +136,10 @@ package struct CopyEngine: Sendable {
         let srcZ = zName(PathBytes(FileSystem.baseName(sourcePath).utf8))
         removeTree(roots.destination.rawValue, name)
         let root = DirNode(root: roots)
-        let workers = TreeCopy(engine: self, kind: .stageIn(StageFilter())).run([.item(root, srcZ, zName(name), UInt8(DT_UNKNOWN))])
+        let job = TreeCopy(engine: self, kind: .stageIn(StageFilter()), networked: roots.touchesNetworkFileSystem)
+        let workers = job.run([.item(root, srcZ, zName(name), UInt8(DT_UNKNOWN))])
         merge(workers, into: &stats, manifest: &manifest)
+        if stats.streams == 0 { stats.streams = job.streams }
     }
 
     private func merge(_ workers: [TreeCopy.Worker], into stats: inout CopyStatistics, manifest: inout Manifest) {
@@ -172,7 +189,8 @@ package struct CopyEngine: Sendable {
         case .failure(let f): result.stats.failures.append(f); return result
         }
         let root = DirNode(root: roots)
-        let job = TreeCopy(engine: self, kind: .stageOut(manifest, controlFiles: controlFiles, includedNames: includedNames, keep: keep))
+        let job = TreeCopy(engine: self, kind: .stageOut(manifest, controlFiles: controlFiles, includedNames: includedNames, keep: keep),
+                           networked: roots.touchesNetworkFileSystem)
         let workers = job.run([.list(root)])
         var failures: [CopyFailure] = []
         var matched = 0
@@ -189,6 +207,7 @@ package struct CopyEngine: Sendable {
         let failed = Set(failures.map(\.path))
         for k in result.kept { Log.warning(k.warning(inputDir: inputDir, copied: !failed.contains(k.path))) }
         result.underIncludedPaths.sort { $0.lexicographicallyPrecedes($1) }
+        result.stats.streams = job.streams
         if matched < manifest.entries.count {
             var seen = Set<PathBytes>(minimumCapacity: matched)
             for w in workers { seen.formUnion(w.seen) }
@@ -209,6 +228,7 @@ package struct CopyEngine: Sendable {
         }
         let src = roots.source.rawValue, dst = roots.destination.rawValue
         let shared = CopyShared(), scratch = CopyScratch()
+        stats.streams = 1  // one file after the other: a few logs
         for name in names {
             let n = PathBytes(name.utf8)
             let z = zName(n)
@@ -299,6 +319,20 @@ struct CopyRoots: ~Copyable {
         }
     }
 }
+
+extension CopyRoots {
+    /// Either side lies on a file system where each operation is a round trip to a server (issue 13):
+    /// its copies start with all the streams the tuner may use, instead of one per CPU.
+    var touchesNetworkFileSystem: Bool {
+        [source.rawValue, destination.rawValue].contains { networkFileSystemTypes.contains(Int64(cqq_fs_type($0))) }
+    }
+}
+
+/// statfs f_type of network and cluster file systems: NFS, FUSE (GlusterFS, …), Lustre, GPFS, CephFS,
+/// SMB/CIFS (three), AFS, GFS2, OCFS2, BeeGFS, 9P, PanFS.
+let networkFileSystemTypes: Set<Int64> = [0x6969, 0x6573_5546, 0x0BD0_0BD0, 0x4750_4653, 0x00C3_6400, 0xFE53_4D42,
+                                          0xFF53_4D42, 0x517B, 0x5346_414F, 0x0116_1970, 0x7461_636F, 0x1983_0326,
+                                          0x0102_1997, 0xAAD7_AAEA]
 
 /// Calls `body` with the name as a NUL-terminated C string (hot loops keep a `ZName` instead).
 @inline(__always)

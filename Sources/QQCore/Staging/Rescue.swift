@@ -69,6 +69,7 @@ extension CopyEngine {
                 result.notCopied.append(rel)
             }
         }
+        result.stats.streams = min(streams, max(list.count, 1))
         result.stats.seconds = monotonicSeconds() - t0
         return result
     }

@@ -5,12 +5,16 @@ import Glibc
 /// Blocking file I/O wants threads, not the cooperative pool (swift-linux.md). LIFO keeps the walk
 /// depth-first, so few directories are open at once. Threads are started only while there is more
 /// queued work than idle workers, so a copy of one file starts none. The calling thread is a worker.
+/// At most `limit` tasks run at once; `setLimit` changes it during the run (the stream tuner, issue 13).
 final class WorkPool<Task, Context: AnyObject>: @unchecked Sendable {
     private let lock: UnsafeMutableRawPointer
     private var stack: [Task] = []
     /// Tasks pushed and not yet finished.
     private var outstanding = 0
     private var idle = 0
+    /// Tasks running now, and how many may.
+    private var active = 0
+    private var limit: Int
     private var threads: [pthread_t] = []
     private var contexts: [Context] = []
     private let maxWorkers: Int
@@ -21,6 +25,7 @@ final class WorkPool<Task, Context: AnyObject>: @unchecked Sendable {
         guard let l = cqq_waitlock_create() else { fatalError("cannot allocate a mutex") }
         lock = l
         maxWorkers = max(1, workers)
+        limit = maxWorkers
         self.makeContext = makeContext
     }
 
@@ -34,14 +39,33 @@ final class WorkPool<Task, Context: AnyObject>: @unchecked Sendable {
         stack.append(contentsOf: tasks)
         outstanding += tasks.count
         var wake = min(idle, tasks.count)
-        var extra = tasks.count - wake
+        let extra = tasks.count - wake
         while wake > 0 { cqq_waitlock_signal(lock); wake -= 1 }
-        while extra > 0 && threads.count + 1 < maxWorkers {
+        startThreads(extra)
+        cqq_waitlock_unlock(lock)
+    }
+
+    /// Lets up to `n` (1…workers) tasks run at once from now on: more wakes idle workers and starts
+    /// threads for queued work; fewer lets the running tasks finish and parks their workers.
+    func setLimit(_ n: Int) {
+        cqq_waitlock_lock(lock)
+        let old = limit
+        limit = max(1, min(n, maxWorkers))
+        if limit > old {
+            cqq_waitlock_broadcast(lock)
+            startThreads(stack.count - idle)
+        }
+        cqq_waitlock_unlock(lock)
+    }
+
+    /// Starts up to `wanted` more threads, never more than `limit` workers in all (lock held).
+    private func startThreads(_ wanted: Int) {
+        var extra = wanted
+        while extra > 0 && threads.count + 1 < limit {
             guard let t = startThread({ [self] in self.workerLoop() }) else { break }
             threads.append(t)
             extra -= 1
         }
-        cqq_waitlock_unlock(lock)
     }
 
     /// Runs `initial` and everything the handler pushes, on this thread and up to `workers − 1`
@@ -71,10 +95,12 @@ final class WorkPool<Task, Context: AnyObject>: @unchecked Sendable {
         contexts.append(context)
         let handler = self.handler!
         while true {
-            if let task = stack.popLast() {
+            if active < limit, let task = stack.popLast() {
+                active += 1
                 cqq_waitlock_unlock(lock)
                 handler(task, context)
                 cqq_waitlock_lock(lock)
+                active -= 1
                 outstanding -= 1
                 if outstanding == 0 { cqq_waitlock_broadcast(lock) }
                 continue

@@ -358,17 +358,18 @@ struct FieldReader {
 
     func stageIn(_ node: YAMLNode?) throws(InfoFileError) -> StageInStats? {
         guard let node, let entries = try mapping(node, "stage_in") else { return nil }
-        var files: Int?, bytes: Int64?, seconds: Double?
+        var files: Int?, bytes: Int64?, seconds: Double?, streams: Int?
         for e in entries {
             switch e.key {
             case "files": files = try int(e.value, "stage_in.files")
             case "bytes": bytes = try int64(e.value, "stage_in.bytes")
             case "seconds": seconds = try double(e.value, "stage_in.seconds")
+            case "streams": streams = try int(e.value, "stage_in.streams")
             default: Log.debug("Ignoring unknown key '\(e.key)' in 'stage_in' of '\(path)'.")
             }
         }
         guard let files, let bytes, let seconds else { throw fail(node, "expected files, bytes and seconds in 'stage_in'") }
-        return StageInStats(files: files, bytes: bytes, seconds: seconds)
+        return StageInStats(files: files, bytes: bytes, seconds: seconds, streams: streams)
     }
 
     func syncStats(_ node: YAMLNode?) throws(InfoFileError) -> SyncStats? {
@@ -429,6 +430,7 @@ struct FieldReader {
             case "kept": s.kept = try int(e.value, n) ?? 0
             case "not_copied": s.notCopied = try int(e.value, n) ?? 0
             case "not_copied_paths": s.notCopiedPaths = try stringList(e.value, n) ?? []
+            case "streams": s.streams = try int(e.value, n)
             default: Log.debug("Ignoring unknown key '\(e.key)' in 'stage_out' of '\(path)'.")
             }
         }

@@ -254,6 +254,7 @@ extension InfoFileCodec {
             w.int("files", s.files, indent: 2)
             w.int("bytes", s.bytes, indent: 2)
             w.double("seconds", s.seconds, indent: 2)
+            w.int("streams", s.streams, indent: 2)
         }
         if let s = r.stageOut {
             w.mapping("stage_out")
@@ -266,6 +267,7 @@ extension InfoFileCodec {
             if s.kept != 0 { w.int("kept", s.kept, indent: 2) }
             if s.notCopied != 0 { w.int("not_copied", s.notCopied, indent: 2) }
             w.list("not_copied_paths", s.notCopiedPaths, indent: 2)
+            w.int("streams", s.streams, indent: 2)
         }
         if let u = r.usage {
             w.mapping("usage")

@@ -121,7 +121,11 @@ package struct StageInStats: Sendable, Hashable {
     package var files: Int
     package var bytes: Int64
     package var seconds: Double
-    package init(files: Int, bytes: Int64, seconds: Double) { self.files = files; self.bytes = bytes; self.seconds = seconds }
+    /// Files the copy engine kept in flight at the end (issue 13); nil in files that do not say.
+    package var streams: Int?
+    package init(files: Int, bytes: Int64, seconds: Double, streams: Int? = nil) {
+        self.files = files; self.bytes = bytes; self.seconds = seconds; self.streams = streams
+    }
 }
 
 /// `stage_out.mode`.
@@ -143,11 +147,14 @@ package struct StageOutStats: Sendable, Hashable {
     package var notCopied: Int
     /// Up to 20 relative paths (all are in `<work_dir>/.qq-run-not-copied`).
     package var notCopiedPaths: [String]
+    /// As `StageInStats.streams`.
+    package var streams: Int?
 
     package init(mode: StageOutMode, files: Int = 0, bytes: Int64 = 0, seconds: Double = 0, errors: Int = 0,
-                deleted: Int = 0, kept: Int = 0, notCopied: Int = 0, notCopiedPaths: [String] = []) {
+                deleted: Int = 0, kept: Int = 0, notCopied: Int = 0, notCopiedPaths: [String] = [], streams: Int? = nil) {
         self.mode = mode; self.files = files; self.bytes = bytes; self.seconds = seconds; self.errors = errors
         self.deleted = deleted; self.kept = kept; self.notCopied = notCopied; self.notCopiedPaths = notCopiedPaths
+        self.streams = streams
     }
 }
 
