@@ -95,9 +95,16 @@ final class PeriodicSync {
     /// the next file after a signal) and hands back the manifest everything later compares with.
     func finish(_ staged: StagedJob) -> StagedJob {
         if let box = running {
-            supervisor.serve(until: { box.isSet }, deadline: nil, tickInterval: nil, tick: {})
-            absorb(box.take())
-            running = nil
+            // After a terminating signal the rescue's time counts: a round copying one large file
+            // may take long to reach its next stop, so it gets 2 s, then the rescue goes on.
+            let deadline = supervisor.terminationSignal != nil ? monotonicSeconds() + 2 : nil
+            supervisor.serve(until: { box.isSet }, deadline: deadline, tickInterval: nil, tick: {})
+            if box.isSet {
+                absorb(box.take())
+                running = nil
+            } else {
+                Log.info("A sync round is still copying; the rescue goes on without waiting for it.")
+            }
         }
         return StagedJob(manifest: manifest, statistics: staged.statistics, syncedPaths: staged.syncedPaths.union(synced))
     }
