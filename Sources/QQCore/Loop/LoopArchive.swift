@@ -146,7 +146,7 @@ struct LoopArchive: Sendable {
                 if scratch && manifest.isUnchanged(PathBytes(name.utf8), st) { continue }
             }
             let keep = KeepRule(suffix: keepSuffix, staged: restored.files[name])
-            let moved = scratch ? copyThenRemove(name, from: dir, keep: keep, engine: engine)
+            let moved = scratch ? copyThenRemove(name, from: dir, to: name, keep: keep, engine: engine)
                                 : move(name, from: dir, to: name, keep: keep, engine: engine)
             switch moved {
             case .success(let (bytes, kept)):
@@ -184,10 +184,10 @@ struct LoopArchive: Sendable {
 
     // MARK: Moving one file
 
-    /// Copies `name` from a scratch work dir into the archive through a temporary name, verified,
-    /// then removes the work-dir file if it did not change meanwhile. Returns the bytes and the
-    /// name an archive file in the way was kept as.
-    private func copyThenRemove(_ name: String, from dir: String, keep: KeepRule,
+    /// Copies `name` from `dir` into the archive as `target` through a temporary name, verified,
+    /// then removes the original if it did not change meanwhile. Returns the bytes and the name an
+    /// archive file in the way was kept as.
+    private func copyThenRemove(_ name: String, from dir: String, to target: String, keep: KeepRule?,
                                 engine: CopyEngine) -> Result<(Int64, PathBytes?), CopyFailure> {
         let roots: CopyRoots
         switch CopyRoots.open(source: dir, followingSource: false, destination: cycle.archiveDir, followingDestination: true) {
@@ -195,11 +195,11 @@ struct LoopArchive: Sendable {
         case .failure(let f): return .failure(f)
         }
         let src = roots.source.rawValue, dst = roots.destination.rawValue
-        let n = PathBytes(name.utf8)
-        let z = zName(n)
+        let z = zName(PathBytes(name.utf8))
+        let t = PathBytes(target.utf8), tz = zName(t)
         let shared = CopyShared()
         let outcome = engine.withRetries {
-            engine.copyRegularOnce(src, z, dst, z, rel: n, direct: false, splitAt: nil, shared: shared,
+            engine.copyRegularOnce(src, z, dst, tz, rel: t, direct: false, splitAt: nil, shared: shared,
                                    scratch: CopyScratch(), keep: keep)
         }
         switch outcome {
@@ -211,7 +211,7 @@ struct LoopArchive: Sendable {
                 _ = withZ(z) { unlinkat(src, $0, 0) }
             }
             return .success((copy.size, keptAs))
-        case .success: return .failure(CopyFailure(path: n, code: ENOENT, operation: "copy (it vanished or is not a regular file)"))
+        case .success: return .failure(CopyFailure(path: t, code: ENOENT, operation: "copy (it vanished or is not a regular file)"))
         case .failure(let f): return .failure(f)
         }
     }
@@ -238,18 +238,7 @@ struct LoopArchive: Sendable {
         let code = withZ(z) { old in withZ(tz) { new in renameat(src, old, dst, new) == 0 ? 0 : errno } }
         if code == 0 { return .success((size, keptAs)) }
         guard code == EXDEV else { return .failure(CopyFailure(path: t, code: code, operation: "move into the archive")) }
-        let shared = CopyShared()
-        let outcome = engine.withRetries {
-            engine.copyRegularOnce(src, z, dst, tz, rel: t, direct: false, splitAt: nil, shared: shared, scratch: CopyScratch())
-        }
-        switch outcome {
-        case .success(.copied(let copy, let after)):
-            if let now = lstatZ(src, z), now.size == after.size, now.mtimeTotalNanos == after.mtimeTotalNanos {
-                _ = withZ(z) { unlinkat(src, $0, 0) }
-            }
-            return .success((copy.size, keptAs))
-        case .success: return .failure(CopyFailure(path: t, code: ENOENT, operation: "copy (it vanished or is not a regular file)"))
-        case .failure(let f): return .failure(f)
-        }
+        // Another file system: what was in the way is already aside, so a plain verified copy.
+        return copyThenRemove(name, from: dir, to: target, keep: nil, engine: engine).map { ($0.0, keptAs) }
     }
 }

@@ -45,7 +45,7 @@ final class PeriodicSync {
     static func make(state: JobStateWriter, workDir: WorkDir, staged: StagedJob, supervisor: any JobSupervisor) -> PeriodicSync? {
         let context = state.context
         guard let text = context.syncIntervalText else { return nil }
-        guard var seconds = parseDuration(text), seconds > 0 else {
+        guard var seconds = parseWalltime(text), seconds > 0 else {
             Log.warningOnce("Invalid value '\(text)' for sync-interval (expected e.g. 30m, 1h or 600 seconds); the job runs without periodic sync.")
             return nil
         }
@@ -128,10 +128,8 @@ final class PeriodicSync {
         startDetachedThread {
             let result = roundEngine.stageOut(from: source, to: inputDir, manifest: snapshot, controlFiles: WorkDir.controlFileNames,
                                               includedNames: included, keep: keep)
-            var round = Round(files: result.stats.files, bytes: result.stats.bytes, seconds: result.stats.seconds,
-                              skipped: result.stats.failures.count, copied: result.copied, firstProblem: result.stats.failures.first)
-            round.seconds = result.stats.seconds
-            box.set(round)
+            box.set(Round(files: result.stats.files, bytes: result.stats.bytes, seconds: result.stats.seconds,
+                          skipped: result.stats.failures.count, copied: result.copied, firstProblem: result.stats.failures.first))
         }
     }
 
@@ -158,11 +156,4 @@ final class PeriodicSync {
             r.progress = nil
         }
     }
-}
-
-/// A duration: whole seconds, or qq's `30m`, `1h30m`, `H:MM:SS` (§4.6).
-func parseDuration(_ text: String) -> Int? {
-    let t = text.trimmingBlanks
-    if let n = Int(t) { return n }
-    return parseWalltime(t)
 }

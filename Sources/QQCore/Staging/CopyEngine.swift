@@ -251,10 +251,12 @@ package struct CopyEngine: Sendable {
     /// Copies a regular file. With `viaTemporaryName`, writes `.<name>.qq-part-<pid>-<random>` and
     /// renames it over the name only after its size and mtime match the source's (R103).
     /// Returns the copy's status after the rename and the source's status after the copy.
+    /// `keep`: the file in the way is first renamed aside when the rule says so (recorded in `shared`).
     func copyFile(_ srcDir: Int32, _ srcName: PathBytes, _ dstDir: Int32, _ dstName: PathBytes,
-                  source: FileStatus, viaTemporaryName: Bool, deadline: Double? = nil) -> Result<(FileStatus, FileStatus), CopyFailure> {
+                  source: FileStatus, viaTemporaryName: Bool, deadline: Double? = nil, keep: KeepRule? = nil,
+                  shared: CopyShared = CopyShared()) -> Result<(FileStatus, FileStatus), CopyFailure> {
         let outcome = copyRegularOnce(srcDir, zName(srcName), dstDir, zName(dstName), rel: dstName, direct: !viaTemporaryName,
-                                      splitAt: nil, shared: CopyShared(), scratch: CopyScratch(), deadline: deadline)
+                                      splitAt: nil, shared: shared, scratch: CopyScratch(), deadline: deadline, keep: keep)
         switch outcome {
         case .success(.copied(let copy, let after)): return .success((copy, after))
         case .success(.vanished): return .failure(CopyFailure(path: dstName, code: ENOENT, operation: "open"))

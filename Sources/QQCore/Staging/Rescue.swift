@@ -131,24 +131,14 @@ extension CopyEngine {
                 renamed = joined(Array(components.dropLast()) + [target])
             }
         }
-        if let keep, st.isRegular {
-            let recorded = manifest.entries[rel]
-            let rule = KeepRule(suffix: keep.suffix, staged: recorded.map { ($0.sourceSize, $0.sourceMtimeNanos) })
-            let shared = CopyShared()
-            let outcome = copyRegularOnce(srcDir, zName(name), dstDir, zName(name), rel: rel, direct: false, splitAt: nil,
-                                          shared: shared, scratch: CopyScratch(), deadline: deadline, keep: rule)
-            for kept in shared.kept.withLock({ $0 }) { Log.warning(kept.warning(inputDir: inputDir, copied: true)) }
-            switch outcome {
-            case .success(.copied(let copy, _)): return .success((copy.size, nil))
-            case .success(.vanished): return .failure(CopyFailure(path: rel, code: ENOENT, operation: "open"))
-            case .success: return .failure(CopyFailure(path: rel, code: EINVAL, operation: "copy (not a regular file)"))
-            case .failure(let f): return .failure(f)
-            }
-        }
+        // With `keep`, the result takes its real name and an input-dir version in the way is kept aside.
+        let rule = keep.map { k in KeepRule(suffix: k.suffix, staged: manifest.entries[rel].map { ($0.sourceSize, $0.sourceMtimeNanos) }) }
+        let shared = CopyShared()
+        defer { for kept in shared.kept.withLock({ $0 }) { Log.warning(kept.warning(inputDir: inputDir, copied: true)) } }
         if st.isSymlink {
             return copySymlink(srcDir, name, dstDir, target, source: st).map { _ in (0, renamed) }
         }
-        return copyFile(srcDir, name, dstDir, target, source: st, viaTemporaryName: true, deadline: deadline)
+        return copyFile(srcDir, name, dstDir, target, source: st, viaTemporaryName: true, deadline: deadline, keep: rule, shared: shared)
             .map { (copy, _) in (copy.size, renamed) }
     }
 }
