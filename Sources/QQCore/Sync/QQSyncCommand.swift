@@ -99,6 +99,7 @@ package enum QQSyncCommand {
         let engine = CopyEngine(streams: settings.copyStreams, verifyChecksum: settings.verifyChecksum, retry: RetryPolicy(attempts: 2, initialDelay: 0.1, maxDelay: 0.1, total: 1))
         let keep = StageOutKeep(jobID: r.jobID, replaceable: [PathBytes(r.stdoutFile.utf8), PathBytes(r.stderrFile.utf8)])
         let result: CopyEngine.StageOutResult
+        var refusedPaths = false
         if files.isEmpty {
             result = engine.stageOut(from: workDir, to: r.inputDir, manifest: manifest, controlFiles: WorkDir.controlFileNames,
                                      includedNames: Set(r.includedFiles.map { PathBytes(FileSystem.baseName($0).utf8) }), keep: keep)
@@ -108,7 +109,7 @@ package enum QQSyncCommand {
                 let rel = FileSystem.normalizeLexically(file, relativeTo: "/").dropFirst()
                 guard !rel.isEmpty, !file.hasPrefix("/"), !file.split(separator: "/").contains("..") else {
                     context.error("'\(file)' is not a path inside the working directory; give it relative to '\(workDir)'.")
-                    named.stats.failures.append(CopyFailure(path: PathBytes(file.utf8), code: EINVAL, operation: "sync"))
+                    refusedPaths = true
                     continue
                 }
                 engine.syncNamedFile(String(rel), from: workDir, to: r.inputDir, manifest: manifest, keep: keep, into: &named)
@@ -122,11 +123,11 @@ package enum QQSyncCommand {
                 context.log(.warning, "Could not record the copied files in '\(workDir)/\(WorkDir.syncedName)' (\(error)); stage-out will copy them again.")
             }
         }
-        for f in result.stats.failures where f.operation != "sync" { context.error("Could not copy '\(f.path.displayText)': \(f).") }
+        for f in result.stats.failures { context.error("Could not copy '\(f.path.displayText)': \(f).") }
         let names = result.copied.keys.map(\.displayText).sorted()
         let list = names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", …" : "")
         context.info("Copied \(result.stats.files) file(s) (\(Size.format(bytes: result.stats.bytes))) of job '\(r.jobID)' from '\(workDir)' to '\(r.inputDir)' in \(formatSeconds(result.stats.seconds)) s\(names.isEmpty ? "." : ": " + list + ".")")
-        return result.stats.failures.isEmpty ? .success : .failed
+        return result.stats.failures.isEmpty && !refusedPaths ? .success : .failed
     }
 }
 
